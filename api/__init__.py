@@ -1,0 +1,1 @@
+"""propcheck's HTTP API, database access and command line."""
