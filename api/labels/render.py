@@ -11,7 +11,14 @@ from reportlab.pdfgen.canvas import Canvas
 from api.labels.geometry import LabelGeometry, label_geometry
 from api.labels.layouts import Box, cell_box, get_layout
 from api.labels.symbols import draw_code128, draw_qr
-from api.labels.text import BANNER_WORDS, draw_banner, fit_line, printable, wrap_lines
+from api.labels.text import (
+    BANNER_WORDS,
+    draw_banner,
+    fit_line,
+    is_restricted,
+    printable,
+    wrap_lines,
+)
 from verifier.codes import format_code, parse
 
 __all__ = ["LabelData", "render_pdf", "render_png"]
@@ -129,8 +136,11 @@ def _draw_label(canvas: Canvas, label: LabelData, cell: Box, geometry: LabelGeom
 def _draw_text(canvas: Canvas, label: LabelData, box: Box) -> None:
     """Banner on top, then item name and production name; the code sits at the bottom."""
     grouped = format_code(label.code)
-    unit, names, code_lines = _plan_text(label.item_name, grouped, box)
-    banner_h = unit * 1.6
+    # The RESTRICTED bar is taller: it is the warning that matters, and often needs
+    # two lines on a narrow label.
+    banner = 2.1 if is_restricted(label.capability_class) else 1.6
+    unit, names, code_lines = _plan_text(label.item_name, grouped, box, banner)
+    banner_h = unit * banner
     top = box.y + box.height
     draw_banner(
         canvas,
@@ -154,7 +164,9 @@ def _draw_text(canvas: Canvas, label: LabelData, box: Box) -> None:
         baseline -= unit * 1.1
 
 
-def _plan_text(name: str, grouped: str, box: Box) -> tuple[float, list[str], list[str]]:
+def _plan_text(
+    name: str, grouped: str, box: Box, banner: float
+) -> tuple[float, list[str], list[str]]:
     """Pick one size unit for all the text so that it fits ``box``.
 
     A long item name gets a second line while the unit stays readable; below that it
@@ -166,7 +178,7 @@ def _plan_text(name: str, grouped: str, box: Box) -> tuple[float, list[str], lis
         while True:
             names = wrap_lines(name, _NAME_FONT, unit * 1.05, box.width, max_names)
             code = [grouped] if _fits(grouped, _CODE_FONT, unit, box.width) else halves
-            needed = unit * (1.6 + 0.45 + 1.2075 * len(names) + 1.02 + 0.3 + 1.1 * len(code))
+            needed = unit * (banner + 0.45 + 1.2075 * len(names) + 1.02 + 0.3 + 1.1 * len(code))
             if needed <= box.height:
                 return unit, names, code
             if unit <= floor:

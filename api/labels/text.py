@@ -52,7 +52,7 @@ def printable(text: str) -> str:
     blank or a box, so it becomes ``?`` and the reader sees something is missing.
     """
     flat = " ".join(text.split())
-    return "".join(ch if ch.encode("cp1252", "ignore") else "?" for ch in flat)
+    return "".join(ch if ch.isprintable() and ch.encode("cp1252", "ignore") else "?" for ch in flat)
 
 
 def fit_line(text: str, font: str, size: float, width: float) -> str:
