@@ -130,10 +130,10 @@ def test_every_printed_label_reads_back_as_its_own_code_in_place(name: str, dpi:
         cell = cell_box(layout, position)
         image = pages[page]
         qr = _decode(_crop(image, layout.page_height, _shift(geometry.qr, cell), dpi))
-        assert qr == [("qr", label.code)], (page, position)
+        assert qr and set(qr) == {("qr", label.code)}, (page, position)
         if bars_legible:
             bars = _decode(_crop(image, layout.page_height, _shift(geometry.barcode, cell), dpi))
-            assert bars == [("code128", label.code)], (page, position)
+            assert bars and set(bars) == {("code128", label.code)}, (page, position)
         whole = _decode(_crop(image, layout.page_height, cell, dpi))
         assert whole and {text for _, text in whole} == {label.code}
     used = set(printed.places)
@@ -177,7 +177,8 @@ def test_smallest_documented_qr_size_still_decodes_with_blur() -> None:
                 math.ceil(height - qr.y * scale),
             )
         )
-        assert _decode(crop) == [("qr", label.code)]
+        found = _decode(crop)
+        assert found and set(found) == {("qr", label.code)}
 
 
 def _banner_darkness(pdf: bytes, word: str) -> list[float]:
