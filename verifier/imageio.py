@@ -55,7 +55,7 @@ def open_image(
         with warnings.catch_warnings():
             # Pillow warns, then errors, above its own bomb limit; we check ourselves.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=allowed)
+            img: Image.Image = Image.open(io.BytesIO(data), formats=allowed)
             width, height = img.size
             if width <= 0 or height <= 0 or width * height > max_pixels:
                 raise ImageRejected(

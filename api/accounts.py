@@ -1,0 +1,145 @@
+"""Sign-in, sign-out, who am I, and device enrollment."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+
+from api import auth
+from api.auth import Perm, Principal
+from api.events import append
+from api.schemas import EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
+from api.sql import q
+from api.state import provide_conn, provide_principal, services
+
+__all__ = ["AccountController", "EnrollmentController"]
+
+
+class AccountController(Controller):
+    """Accounts: sign in with e-mail and password, or enroll a phone with a code."""
+
+    path = "/api/v1/auth"
+    tags = ["accounts"]
+    dependencies = {"conn": Provide(provide_conn)}
+
+    @post("/sign-in", operation_id="signIn", status_code=200)
+    async def sign_in(self, data: SignInIn, conn: asyncpg.Connection, state: State) -> TokenOut:
+        """Exchange e-mail and password for a bearer token (argon2id checked)."""
+        row = await conn.fetchrow(q("user_by_email"), data.email)
+        ok = auth.check_password(row["password_hash"] if row else None, data.password)
+        if row is None or not ok or row["disabled_at"] is not None:
+            raise NotAuthorizedException("E-mail or password is wrong.")
+        token = auth.new_secret("pct")
+        hours = services(state).settings.token_hours
+        tok = await conn.fetchrow(
+            q("insert_token"), auth.hash_secret(token), row["id"], None, None, hours * 3600
+        )
+        return TokenOut(token=token, expires_at=tok["expires_at"], user_id=row["id"])
+
+    @post(
+        "/sign-out",
+        operation_id="signOut",
+        status_code=204,
+        dependencies={"principal": Provide(provide_principal)},
+    )
+    async def sign_out(
+        self, request: Request[Any, Any, Any], principal: Principal, conn: asyncpg.Connection
+    ) -> None:
+        """Revoke the token this request carries."""
+        await conn.execute(q("revoke_token"), principal.token_id)
+        header = request.headers.get("authorization", "")
+        auth.forget_token(auth.hash_secret(header.partition(" ")[2].strip()))
+
+    @get("/me", operation_id="me", dependencies={"principal": Provide(provide_principal)})
+    async def me(self, principal: Principal) -> MeOut:
+        """Who the token belongs to and what it may see."""
+        return MeOut(
+            user_id=principal.user_id,
+            email=principal.email,
+            device_name=principal.device_name,
+            studio_roles=principal.studio_roles,
+            production_roles=principal.production_roles,
+        )
+
+    @post("/enroll", operation_id="enrollDevice", status_code=200)
+    async def enroll(self, data: EnrollIn, conn: asyncpg.Connection, state: State) -> TokenOut:
+        """Exchange a one-time enrollment code for a scanner token bound to one production."""
+        code_hash = auth.hash_secret(data.code.strip())
+        settings = services(state).settings
+        async with conn.transaction():
+            production_id = await conn.fetchval(q("claim_enrollment_code"), code_hash)
+            if production_id is None:
+                raise NotAuthorizedException("This enrollment code is unknown, used or expired.")
+            token = auth.new_secret("pcd")
+            tok = await conn.fetchrow(
+                q("insert_token"),
+                auth.hash_secret(token),
+                None,
+                production_id,
+                data.device_name,
+                settings.device_token_hours * 3600,
+            )
+            await conn.execute(q("link_enrollment_token"), code_hash, tok["id"])
+            await append(
+                conn,
+                production_id,
+                "device.enrolled",
+                f"device:{tok['id']}",
+                None,
+                {"device_name": data.device_name, "token_id": tok["id"]},
+            )
+        return TokenOut(
+            token=token, expires_at=tok["expires_at"], production_id=production_id, role="scanner"
+        )
+
+
+class EnrollmentController(Controller):
+    """Prop masters mint enrollment codes that crew phones scan."""
+
+    path = "/api/v1/productions/{production_id:uuid}/enrollment-codes"
+    tags = ["accounts"]
+    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+
+    @post("/", operation_id="createEnrollmentCode", status_code=201)
+    async def create(
+        self,
+        production_id: UUID,
+        principal: Principal,
+        conn: asyncpg.Connection,
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> EnrollmentCodeOut:
+        """A one-time code, valid for a few minutes, for one phone to join as a scanner."""
+        principal.require(production_id, Perm.ACT)
+        assert principal.user_id is not None  # devices never hold ACT
+        code = auth.new_secret("pce")
+        minutes = services(state).settings.enrollment_minutes
+        async with conn.transaction():
+            expires = await conn.fetchval(
+                q("insert_enrollment_code"),
+                auth.hash_secret(code),
+                production_id,
+                principal.user_id,
+                minutes * 60,
+            )
+            await append(
+                conn,
+                production_id,
+                "enrollment_code.created",
+                principal.actor,
+                None,
+                {"expires_at": expires},
+            )
+        base = str(request.base_url).rstrip("/")
+        return EnrollmentCodeOut(
+            code=code,
+            expires_at=expires,
+            production_id=production_id,
+            enroll_url=f"{base}/#enroll={code}",
+        )

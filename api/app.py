@@ -1,0 +1,106 @@
+"""create_app(): routes, the lifespan (pool, blob store, workers), error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from api.accounts import AccountController, EnrollmentController
+from api.database import admin_dsn
+from api.errors import exception_handlers
+from api.health import health
+from api.items import ItemController
+from api.media import MediaController, load_media_key
+from api.migrate import apply_migrations
+from api.productions import ProductionController, StudioController
+from api.settings import Settings, get_settings
+from api.state import Services
+from api.storage import store_from_settings
+from api.tags import TagController
+from api.verify import VerifyController
+
+__all__ = ["create_app"]
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+
+
+async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
+    """A pool whose sessions run as the restricted application role."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min(2, settings.pool_size),
+        max_size=settings.pool_size,
+        command_timeout=settings.db_timeout_s,
+        timeout=settings.db_timeout_s,
+        server_settings={"role": "propcheck_app", "application_name": "propcheck"},
+    )
+    assert pool is not None
+    return pool
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Litestar:
+    """Build the ASGI app. The database URL is resolved at start-up, not here."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        dsn = await asyncio.to_thread(admin_dsn, settings.database_url, settings.var_dir)
+        if migrate:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await apply_migrations(conn)
+            finally:
+                await conn.close()
+        pool = await open_pool(settings, dsn)
+        executor = ThreadPoolExecutor(
+            max_workers=settings.decode_workers, thread_name_prefix="propcheck-image"
+        )
+        app.state.services = Services(
+            settings=settings,
+            pool=pool,
+            store=store_from_settings(settings.blob_url, settings.blob_dir),
+            media_key=load_media_key(settings.key_dir),
+            decode_slots=asyncio.Semaphore(settings.decode_workers),
+            executor=executor,
+        )
+        try:
+            yield
+        finally:
+            await pool.close()
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    routes: list[object] = [
+        health,
+        AccountController,
+        EnrollmentController,
+        ProductionController,
+        StudioController,
+        ItemController,
+        TagController,
+        VerifyController,
+        MediaController,
+    ]
+    if PWA_DIR.is_dir():
+        routes.append(
+            create_static_files_router(
+                path="/", directories=[PWA_DIR], html_mode=True, include_in_schema=False
+            )
+        )
+    return Litestar(
+        route_handlers=routes,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_upload_bytes + 64 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="propcheck", version="1.0.0", path="/schema", use_handler_docstrings=True
+        ),
+        debug=False,
+    )

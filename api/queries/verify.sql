@@ -1,0 +1,79 @@
+-- name: verify_facts
+-- Everything the verdict needs about one tag code, in one round trip.
+SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production,
+       i.id AS item_id, i.name, i.capability_class, i.status AS item_status,
+       i.distinctive_marks, i.make, i.model,
+       (i.evidence_certificate IS NOT NULL AND i.evidence_issuer IS NOT NULL
+        AND i.evidence_date IS NOT NULL) AS has_evidence,
+       p.status AS production_status, p.policy,
+       (SELECT max(ins.created_at) FROM inspections ins
+         WHERE ins.item_id = i.id AND ins.result = 'pass') AS last_passed_inspection_at,
+       (SELECT max(inc.created_at) FROM incidents inc WHERE inc.item_id = i.id)
+           AS last_incident_at,
+       (SELECT count(*) FROM incidents inc
+         WHERE inc.item_id = i.id
+           AND NOT EXISTS (SELECT 1 FROM incident_resolutions r WHERE r.incident_id = inc.id))
+           AS open_incidents,
+       (SELECT c.performer FROM checkouts c WHERE c.item_id = i.id AND c.in_at IS NULL)
+           AS checked_out_to,
+       coalesce((
+           SELECT jsonb_agg(jsonb_build_object('id', v.id, 'device', v.device,
+                                               'to', v.handoff_to, 'at', v.created_at))
+           FROM verifications v
+           WHERE v.tag_id = t.id AND v.purpose = 'checkout' AND v.handoff_to IS NOT NULL
+             AND v.created_at > now() - interval '1 day'
+       ), '[]'::jsonb) AS recent_handoffs,
+       coalesce((
+           SELECT jsonb_agg(jsonb_build_object(
+               'id', ph.id, 'purpose', ph.purpose, 'width', ph.width, 'height', ph.height,
+               'original_sha', ph.original_sha, 'display_sha', ph.display_sha,
+               'thumb_sha', ph.thumb_sha, 'created_at', ph.created_at)
+               ORDER BY ph.created_at, ph.id)
+           FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'
+       ), '[]'::jsonb) AS photos,
+       now() AS db_now
+FROM tags t
+JOIN items i ON i.id = t.item_id
+JOIN productions p ON p.id = t.production_id
+WHERE t.code = $1;
+
+-- name: production_context
+-- The scanning production's status and policy (when the tag is unknown or foreign).
+SELECT status AS production_status, policy, now() AS db_now FROM productions WHERE id = $1;
+
+-- name: record_verification
+-- Store a verification and append its event, in one statement (one transaction).
+-- A replay with a known client_id stores nothing and returns no row.
+WITH v AS (
+    INSERT INTO verifications (id, client_id, production_id, code_scanned, tag_id, item_id,
+        verdict, reasons, needs_confirmation, purpose, handoff_to, method, photo_id, actor,
+        device, offline, client_time)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    ON CONFLICT (client_id) DO NOTHING
+    RETURNING id, production_id, item_id, created_at
+)
+SELECT v.id, v.created_at,
+       propcheck_append_event(v.production_id, 'verification', $14, v.item_id, $18) AS seq
+FROM v;
+
+-- name: verification_by_client_id
+-- A stored verification, for an idempotent replay.
+SELECT id, production_id, code_scanned, item_id, verdict, reasons, needs_confirmation,
+       created_at
+FROM verifications WHERE client_id = $1;
+
+-- name: verification_by_id
+-- One verification with its confirmation, if any.
+SELECT v.id, v.production_id, v.code_scanned, v.tag_id, v.item_id, v.verdict, v.reasons,
+       v.needs_confirmation, v.purpose, v.handoff_to, v.actor, v.device, v.created_at,
+       t.code AS tag_code, c.match AS confirmed_match, c.created_at AS confirmed_at
+FROM verifications v
+LEFT JOIN tags t ON t.id = v.tag_id
+LEFT JOIN confirmations c ON c.verification_id = v.id
+WHERE v.id = $1;
+
+-- name: insert_confirmation
+-- The scanning person's visual check of a verification (once).
+INSERT INTO confirmations (verification_id, client_id, match, actor) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+RETURNING created_at;

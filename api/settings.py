@@ -1,0 +1,84 @@
+"""One frozen settings object, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import msgspec
+
+__all__ = ["Settings", "get_settings"]
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Configuration; every field has an environment variable (see the README)."""
+
+    #: PostgreSQL URL. Empty: start the embedded server with its data under var_dir.
+    database_url: str = ""
+    #: Folder for the embedded database, local photo storage and keys (git-ignored).
+    var_dir: Path = _ROOT / "var"
+    #: Blob store: empty for the local disk under var_dir/blobs, or s3://bucket/prefix?...
+    blob_url: str = ""
+    #: Largest accepted request body (uploads included), bytes.
+    max_upload_bytes: int = 15 * 1024 * 1024
+    #: Largest accepted image, pixels; larger uploads are refused before decoding.
+    max_image_pixels: int = 50_000_000
+    #: Lifetime of a sign-in token and of a device (enrollment) token, hours.
+    token_hours: float = 12.0
+    device_token_hours: float = 24.0 * 30
+    #: Lifetime of an enrollment code, minutes.
+    enrollment_minutes: float = 10.0
+    #: Database pool size per API process.
+    pool_size: int = 20
+    #: Seconds a query may take before the request fails (verify answers 503).
+    db_timeout_s: float = 5.0
+    #: Concurrent photo decodes per process; more wait up to decode_wait_s, then 503.
+    decode_workers: int = max(1, (os.cpu_count() or 2) - 1)
+    decode_wait_s: float = 2.0
+    #: How long a resolved token is cached in-process, seconds (revocation delay
+    #: across processes; within one process sign-out is immediate).
+    auth_cache_s: float = 5.0
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where the local-disk blob store keeps files."""
+        return self.var_dir / "blobs"
+
+    @property
+    def key_dir(self) -> Path:
+        """Where signing and URL keys live when not configured (outside the database)."""
+        return self.var_dir / "keys"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per process."""
+    var = os.environ.get("PROPCHECK_VAR_DIR", "").strip()
+    return Settings(
+        database_url=os.environ.get("DATABASE_URL", "").strip(),
+        var_dir=Path(var).resolve() if var else _ROOT / "var",
+        blob_url=os.environ.get("PROPCHECK_BLOB_URL", "").strip(),
+        max_upload_bytes=_env_int("PROPCHECK_MAX_UPLOAD_BYTES", 15 * 1024 * 1024),
+        max_image_pixels=_env_int("PROPCHECK_MAX_IMAGE_PIXELS", 50_000_000),
+        token_hours=_env_float("PROPCHECK_TOKEN_HOURS", 12.0),
+        device_token_hours=_env_float("PROPCHECK_DEVICE_TOKEN_HOURS", 24.0 * 30),
+        enrollment_minutes=_env_float("PROPCHECK_ENROLLMENT_MINUTES", 10.0),
+        pool_size=_env_int("PROPCHECK_POOL_SIZE", 20),
+        db_timeout_s=_env_float("PROPCHECK_DB_TIMEOUT_S", 5.0),
+        decode_workers=_env_int("PROPCHECK_DECODE_WORKERS", max(1, (os.cpu_count() or 2) - 1)),
+        decode_wait_s=_env_float("PROPCHECK_DECODE_WAIT_S", 2.0),
+        auth_cache_s=_env_float("PROPCHECK_AUTH_CACHE_S", 5.0),
+    )

@@ -1,0 +1,47 @@
+"""What a running API process holds: settings, the pool, the blob store, workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request
+from litestar.datastructures import State
+
+from api.auth import Principal, resolve_principal
+from api.settings import Settings
+
+__all__ = ["Services", "provide_conn", "provide_principal", "services"]
+
+
+class Services(msgspec.Struct, kw_only=True):
+    """Process-wide services, created by the app's lifespan."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    store: Any  # api.storage.BlobStore
+    media_key: bytes
+    decode_slots: asyncio.Semaphore
+    executor: Any  # concurrent.futures.Executor for CPU-bound image work
+
+
+def services(state: State) -> Services:
+    """The services of this process."""
+    svc: Services = state.services
+    return svc
+
+
+async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
+    """Dependency: the authenticated caller (401 when absent or unknown)."""
+    svc = services(state)
+    return await resolve_principal(request, svc.pool, svc.settings.auth_cache_s)
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Dependency: one pooled connection for the request."""
+    svc = services(state)
+    async with svc.pool.acquire(timeout=svc.settings.db_timeout_s) as conn:
+        yield conn

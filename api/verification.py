@@ -1,0 +1,95 @@
+"""Facts for the verdict, gathered from the database in one query.
+
+Kept apart from the HTTP controller because check-out, check-in and confirmation
+re-evaluate the same facts at their own moment: a verification that was CLEARED ten
+minutes ago does not make an item that was quarantined since safe to hand over.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api.sql import q
+from verifier import rules
+
+__all__ = ["FactsRow", "evaluate", "load_facts"]
+
+
+class FactsRow(msgspec.Struct, kw_only=True):
+    """The facts query's row for a code, or None fields when the code is unknown."""
+
+    row: asyncpg.Record | None
+    context: asyncpg.Record | None
+    production_id: UUID
+
+    @property
+    def same_production(self) -> bool:
+        """The tag belongs to the production the scan is made in."""
+        return self.row is not None and self.row["tag_production"] == self.production_id
+
+
+async def load_facts(conn: asyncpg.Connection, code: str | None, production_id: UUID) -> FactsRow:
+    """One round trip for a known code of this production; two for anything else."""
+    row = await conn.fetchrow(q("verify_facts"), code) if code else None
+    ctx = None
+    if row is None or row["tag_production"] != production_id:
+        ctx = await conn.fetchrow(q("production_context"), production_id)
+    return FactsRow(row=row, context=ctx, production_id=production_id)
+
+
+def evaluate(
+    facts_row: FactsRow,
+    *,
+    device: str,
+    purpose: str = "check",
+    handoff_to: str | None = None,
+    scan_problem: str | None = None,
+    visual_match: bool | None = None,
+    exclude_verification: Any = None,
+) -> rules.Facts:
+    """Turn the query's row into verifier facts."""
+    row = facts_row.row
+    source = row if facts_row.same_production else facts_row.context
+    policy = rules.Policy()
+    archived = False
+    now = datetime.now(UTC)
+    if source is not None:
+        policy = msgspec.json.decode(source["policy"], type=rules.Policy)
+        archived = source["production_status"] != "active"
+        now = source["db_now"]
+    tag = item = None
+    recent: tuple[rules.RecentHandoff, ...] = ()
+    if row is not None:
+        tag = rules.TagFacts(status=row["tag_status"], same_production=facts_row.same_production)
+        item = rules.ItemFacts(
+            status=row["item_status"],
+            capability_class=row["capability_class"],
+            has_evidence=row["has_evidence"],
+            last_passed_inspection_at=row["last_passed_inspection_at"],
+            last_incident_at=row["last_incident_at"],
+            open_incidents=row["open_incidents"],
+            checked_out_to=row["checked_out_to"],
+        )
+        handoffs = msgspec.json.decode(row["recent_handoffs"], type=list[dict[str, Any]])
+        recent = tuple(
+            rules.RecentHandoff(device=h["device"], to=h["to"], at=datetime.fromisoformat(h["at"]))
+            for h in handoffs
+            if str(h.get("id")) != str(exclude_verification)
+        )
+    return rules.Facts(
+        now=now,
+        policy=policy,
+        scan_problem=scan_problem,  # type: ignore[arg-type]
+        tag=tag,
+        item=item,
+        production_archived=archived,
+        device=device,
+        handoff_to=handoff_to if purpose == "checkout" else None,
+        recent_handoffs=recent,
+        visual_match=visual_match,
+    )

@@ -1,0 +1,410 @@
+"""Verify a tag by code (JSON) or by photo (multipart), and confirm what is in hand.
+
+The path is: gather the facts (one query), let verifier.rules decide, store the
+verification with its chained event (one statement), answer. Every failure on the way
+answers STOP: a database failure is 503 with a STOP body, any other error 500 with a
+STOP body. CLEARED is only ever sent after its record is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from msgspec import Meta
+
+from api.auth import Perm, Principal
+from api.errors import DB_DOWN
+from api.events import append, canonical
+from api.safety import open_incident
+from api.schemas import CodeText, Short, VerificationItem, VerifyOut
+from api.sql import q
+from api.state import Services, provide_conn, provide_principal, services
+from api.uploads import photo_out, process_uploads, read_upload, run_image_job, save_photo
+from api.verification import FactsRow, evaluate, load_facts
+from verifier import codes, rules
+
+__all__ = ["ConfirmIn", "VerifyController", "VerifyRequest", "scan_production"]
+
+_log = logging.getLogger("propcheck.verify")
+
+
+class VerifyRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """Verify by code. For a photo, send the same fields as multipart with ``photo``."""
+
+    code: CodeText
+    #: The production the scan is made in; needed only by members of several.
+    production_id: UUID | None = None
+    #: Why the scan is made: a plain check, or the scan for a check-out / check-in.
+    purpose: Annotated[str, Meta(pattern="^(check|checkout|checkin)$")] = "check"
+    #: The performer the item is about to be handed to (check-out scans).
+    handoff_to: Short | None = None
+    #: Client-made id: a replayed verification is stored once.
+    client_id: UUID | None = None
+    #: When the phone made the scan (offline replays), for the record.
+    client_time: datetime | None = None
+
+
+class ConfirmIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """The scanning person's answer: does the object in hand match the registered one?"""
+
+    match: bool
+    note: Short = ""
+    client_id: UUID | None = None
+
+
+def scan_production(principal: Principal, wanted: UUID | None, tag_production: Any) -> UUID:
+    """The production a scan is made in: the one asked for, the only one, or the tag's."""
+    verifying = [
+        UUID(p) for p in principal.production_roles if Perm.VERIFY in principal.perms(UUID(p))
+    ]
+    if wanted is not None:
+        principal.require(wanted, Perm.VERIFY)
+        return wanted
+    if len(verifying) == 1:
+        return verifying[0]
+    if tag_production is not None and tag_production in verifying:
+        found: UUID = tag_production
+        return found
+    if not verifying:
+        raise HTTPException(status_code=403, detail="Your role may not verify tags.")
+    raise ClientException("You belong to several productions: say which with production_id.")
+
+
+def _stop_body(*reasons: str) -> dict[str, Any]:
+    verdict = rules.stop(*reasons)
+    return {
+        "verdict": "STOP",
+        "reasons": msgspec.to_builtins(verdict.reasons),
+        "item": None,
+        "verification_id": None,
+        "needs_confirmation": False,
+    }
+
+
+async def _parse(
+    request: Request[Any, Any, Any], svc: Services
+) -> tuple[VerifyRequest, bytes | None]:
+    ctype = request.headers.get("content-type", "")
+    try:
+        if ctype.startswith("multipart/form-data"):
+            form = await request.form()
+            allowed = {"photo", "production_id", "purpose", "handoff_to", "client_id"}
+            unknown = set(form.keys()) - allowed
+            if unknown:
+                raise ClientException(f"Unknown form fields: {sorted(unknown)}.")
+            photo = await read_upload(form.get("photo"), svc)
+            fields = {k: form.get(k) for k in allowed - {"photo"} if form.get(k)}
+            return msgspec.convert({"code": "-", **fields}, type=VerifyRequest, strict=False), photo
+        return msgspec.json.decode(await request.body(), type=VerifyRequest), None
+    except msgspec.ValidationError as exc:
+        raise ClientException(f"Invalid request: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise ClientException(f"The body is not valid JSON: {exc}") from exc
+
+
+async def _read_photo(svc: Services, photo: bytes) -> tuple[str, str | None]:
+    """Decode the photo: (code text, scan problem). Misreads fail the check and are ignored."""
+    from verifier.decode import decode_image
+
+    found = await run_image_job(svc, decode_image, photo)
+    valid = sorted({codes.parse(d.text) for d in found if codes.is_valid(d.text)})
+    if not valid:
+        return "", "no_code_found"
+    if len(valid) > 1:
+        return ",".join(valid)[:64], "ambiguous_photo"
+    return valid[0], None
+
+
+def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
+    row = facts_row.row
+    if row is None or not facts_row.same_production:
+        return None
+    return VerificationItem(
+        id=row["item_id"],
+        name=row["name"],
+        capability_class=row["capability_class"],
+        status=row["item_status"],
+        distinctive_marks=list(row["distinctive_marks"]),
+        make=row["make"],
+        model=row["model"],
+        photos=[photo_out(key, p) for p in msgspec.json.decode(row["photos"])],
+    )
+
+
+class VerifyController(Controller):
+    """The verdict endpoints."""
+
+    path = "/api/v1"
+    tags = ["verify"]
+    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+
+    @post("/verify", operation_id="verify", status_code=200)
+    async def verify(
+        self,
+        request: Request[Any, Any, Any],
+        principal: Principal,
+        conn: asyncpg.Connection,
+        state: State,
+    ) -> Response[Any]:
+        """Verify a tag by code (JSON, VerifyRequest) or by photo (multipart ``photo``).
+
+        Answers CLEARED or STOP with every reason; every verification is recorded, either
+        verdict. A database failure answers 503 with a STOP body.
+        """
+        svc = services(state)
+        body, photo = await _parse(request, svc)
+        try:
+            return await self._verify(body, photo, principal, conn, svc)
+        except HTTPException:
+            raise
+        except DB_DOWN as exc:
+            _log.warning("verify: database unavailable: %r", exc)
+            return Response(
+                _stop_body("service_unavailable"), status_code=503, headers={"Retry-After": "2"}
+            )
+        except Exception:
+            _log.exception("verify failed")
+            return Response(_stop_body("internal_error"), status_code=500)
+
+    async def _verify(
+        self,
+        body: VerifyRequest,
+        photo: bytes | None,
+        principal: Principal,
+        conn: asyncpg.Connection,
+        svc: Services,
+    ) -> Response[Any]:
+        processed = None
+        scan_problem: str | None = None
+        text = body.code
+        if photo is not None:
+            text, scan_problem = await _read_photo(svc, photo)
+            (processed,) = await process_uploads(svc, [photo])
+        canonical_code: str | None = None
+        if scan_problem is None:
+            try:
+                canonical_code = codes.parse(text)
+            except codes.CodeError as exc:
+                scan_problem = exc.problem.value
+
+        if body.client_id is not None:
+            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            if replay is not None:
+                principal.require(replay["production_id"], Perm.VERIFY)
+                return self._replayed(replay)
+
+        row = await conn.fetchrow(q("verify_facts"), canonical_code) if canonical_code else None
+        production_id = scan_production(
+            principal, body.production_id, row["tag_production"] if row else None
+        )
+        ctx = None
+        if row is None or row["tag_production"] != production_id:
+            ctx = await conn.fetchrow(q("production_context"), production_id)
+        facts_row = FactsRow(row=row, context=ctx, production_id=production_id)
+        device = str(principal.token_id)
+        facts = evaluate(
+            facts_row,
+            device=device,
+            purpose=body.purpose,
+            handoff_to=body.handoff_to,
+            scan_problem=scan_problem,
+        )
+        verdict = rules.decide(facts)
+        same = facts_row.same_production
+        item_id = row["item_id"] if same and row is not None else None
+        tag_id = row["tag_id"] if same and row is not None else None
+        verification_id = uuid.uuid4()
+        reasons = [r.code for r in verdict.reasons]
+        event = {
+            "verification_id": verification_id,
+            "code_scanned": text[:64],
+            "method": "photo" if photo is not None else "code",
+            "verdict": verdict.verdict,
+            "reasons": reasons,
+            "needs_confirmation": verdict.needs_confirmation,
+            "purpose": body.purpose,
+            "handoff_to": body.handoff_to,
+            "tag_id": tag_id,
+            "device": device,
+            "client_id": body.client_id,
+            "client_time": body.client_time,
+        }
+        args: list[Any] = [
+            verification_id,
+            body.client_id,
+            production_id,
+            text[:64],
+            tag_id,
+            item_id,
+            verdict.verdict,
+            reasons,
+            verdict.needs_confirmation,
+            body.purpose,
+            body.handoff_to,
+            event["method"],
+            None,
+            principal.actor,
+            device,
+            False,
+            body.client_time,
+        ]
+        duplicate = "possible_duplicate_tag" in reasons
+        if processed is None and not duplicate:
+            # The common case: one statement, one transaction, one round trip.
+            stored = await conn.fetchrow(q("record_verification"), *args, canonical(event))
+        else:
+            async with conn.transaction():
+                if processed is not None:
+                    saved = await save_photo(
+                        conn,
+                        processed,
+                        production_id=production_id,
+                        item_id=item_id,
+                        purpose="verification",
+                        actor=principal.actor,
+                    )
+                    args[12] = event["photo_id"] = saved["id"]
+                stored = await conn.fetchrow(q("record_verification"), *args, canonical(event))
+                if stored is not None and duplicate:
+                    await open_incident(
+                        conn,
+                        production_id=production_id,
+                        item_id=item_id,
+                        kind="possible_duplicate_tag",
+                        description=(
+                            f"Tag verified for a hand-off to {body.handoff_to!r} while custody "
+                            "or another device's hand-off says it is elsewhere."
+                        ),
+                        actor="system",
+                        verification_id=verification_id,
+                    )
+        if stored is None:  # a concurrent replay of the same client_id won
+            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            return self._replayed(replay)
+
+        out = VerifyOut(
+            verdict=verdict.verdict,
+            reasons=list(verdict.reasons),
+            item=_item_view(facts_row, svc.media_key),
+            verification_id=stored["id"],
+            needs_confirmation=verdict.needs_confirmation,
+            code=codes.format_code(canonical_code) if canonical_code else None,
+            verified_at=stored["created_at"],
+        )
+        return Response(out, status_code=200)
+
+    @staticmethod
+    def _replayed(row: asyncpg.Record) -> Response[Any]:
+        """The stored answer of a verification replayed with the same client_id."""
+        out = VerifyOut(
+            verdict=row["verdict"],
+            reasons=[
+                rules.Reason(code=c, message=rules.MESSAGES.get(c, c)) for c in row["reasons"]
+            ],
+            item=None,
+            verification_id=row["id"],
+            needs_confirmation=row["needs_confirmation"],
+            verified_at=row["created_at"],
+        )
+        return Response(out, status_code=200)
+
+    @post(
+        "/verifications/{verification_id:uuid}/confirm",
+        operation_id="confirmVerification",
+        status_code=200,
+    )
+    async def confirm(
+        self,
+        verification_id: UUID,
+        data: ConfirmIn,
+        principal: Principal,
+        conn: asyncpg.Connection,
+        state: State,
+    ) -> VerifyOut:
+        """Confirm (or deny) that the object in hand matches the registered photos and marks.
+
+        A mismatch reports an incident and quarantines the item at once, and answers STOP.
+        A match answers the verdict on the facts as they are now, confirmed.
+        """
+        v = await conn.fetchrow(q("verification_by_id"), verification_id)
+        if v is None or not principal.perms(v["production_id"]):
+            raise NotFoundException("Not found.")
+        principal.require(v["production_id"], Perm.VERIFY)
+        if v["actor"] != principal.actor:
+            raise HTTPException(
+                status_code=403, detail="Only the person who scanned can confirm what is in hand."
+            )
+        production_id: UUID = v["production_id"]
+        async with conn.transaction():
+            created = await conn.fetchval(
+                q("insert_confirmation"),
+                verification_id,
+                data.client_id,
+                data.match,
+                principal.actor,
+            )
+            if created is None:
+                again = await conn.fetchrow(q("verification_by_id"), verification_id)
+                if again["confirmed_match"] != data.match:
+                    raise HTTPException(
+                        status_code=409, detail="This verification was already answered."
+                    )
+            else:
+                await append(
+                    conn,
+                    production_id,
+                    "verification.confirmed",
+                    principal.actor,
+                    v["item_id"],
+                    {
+                        "verification_id": verification_id,
+                        "match": data.match,
+                        "note": data.note,
+                        "client_id": data.client_id,
+                    },
+                )
+                if not data.match and v["item_id"] is not None:
+                    await open_incident(
+                        conn,
+                        production_id=production_id,
+                        item_id=v["item_id"],
+                        kind="mismatch",
+                        description=data.note
+                        or "The object in hand did not match the registered one.",
+                        actor=principal.actor,
+                        verification_id=verification_id,
+                    )
+            facts_row = await load_facts(conn, v["tag_code"], production_id)
+        facts = evaluate(
+            facts_row,
+            device=v["device"],
+            purpose=v["purpose"],
+            handoff_to=v["handoff_to"],
+            visual_match=data.match,
+            exclude_verification=verification_id,
+        )
+        if v["verdict"] == "STOP" or v["tag_code"] is None:
+            # A STOP stays STOP: confirming cannot clear it; the item must be scanned again.
+            extra = () if data.match else ("visual_mismatch",)
+            verdict = rules.stop(*v["reasons"], *extra)
+        else:
+            verdict = rules.decide(facts)
+        return VerifyOut(
+            verdict=verdict.verdict,
+            reasons=list(verdict.reasons),
+            item=_item_view(facts_row, services(state).media_key),
+            verification_id=verification_id,
+            needs_confirmation=verdict.needs_confirmation,
+            code=codes.format_code(v["tag_code"]) if v["tag_code"] else None,
+            verified_at=v["created_at"],
+        )

@@ -1,0 +1,349 @@
+"""The registry API: accounts, productions, items, photos, tags, against real PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from PIL import Image
+
+from tests.conftest import World
+from verifier import codes
+
+pytestmark = pytest.mark.asyncio
+
+
+def jpeg(width: int = 800, height: int = 600, color: str = "olive") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+ITEM = {
+    "name": "Rubber Colt SAA",
+    "capability_class": "non_firing_replica",
+    "make": "Props Ltd",
+    "distinctive_marks": ["chip on left grip", "red dot under barrel"],
+    "keywords": ["western", "revolver"],
+}
+
+
+async def create_item(client: AsyncTestClient[Any], w: World, **over: Any) -> dict[str, Any]:
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/items",
+        json={**ITEM, **over},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_sign_in_wrong_password_is_401(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.post(
+        "/api/v1/auth/sign-in",
+        json={"email": f"prop_master-{world.tag}@a.test", "password": "nope"},
+    )
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized"
+
+
+async def test_sign_out_revokes_the_token(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.post(
+        "/api/v1/auth/sign-in",
+        json={"email": f"auditor-{world.tag}@a.test", "password": world.password},
+    )
+    token = r.json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/auth/me", headers=h)).status_code == 200
+    assert (await client.post("/api/v1/auth/sign-out", headers=h)).status_code == 204
+    assert (await client.get("/api/v1/auth/me", headers=h)).status_code == 401
+
+
+async def test_tokens_are_stored_only_as_hashes(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    token = world.tokens["scanner"]
+    rows = await db.fetch("SELECT token_hash::text AS h FROM tokens")
+    assert all(token not in r["h"] for r in rows)
+    assert (
+        await db.fetchval("SELECT count(*) FROM tokens WHERE token_hash = $1", token.encode()) == 0
+    )
+
+
+async def test_no_token_is_401(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.get(f"/api/v1/productions/{world.production_id}")
+    assert r.status_code == 401
+    r = await client.get(
+        f"/api/v1/productions/{world.production_id}", headers={"Authorization": "Bearer forged"}
+    )
+    assert r.status_code == 401
+
+
+async def test_productions_are_scoped(client: AsyncTestClient[Any], world: World) -> None:
+    mine = await client.get("/api/v1/productions", headers=world.h("scanner"))
+    assert [p["id"] for p in mine.json()] == [world.production_id]
+    studio = await client.get("/api/v1/productions", headers=world.h("studio_auditor"))
+    ids = {p["id"] for p in studio.json()}
+    assert {world.production_id, world.sibling_production_id} <= ids
+    assert world.other_production_id not in ids
+    # Another studio's production does not exist for us: 404, never 403.
+    r = await client.get(
+        f"/api/v1/productions/{world.other_production_id}", headers=world.h("prop_master")
+    )
+    assert r.status_code == 404
+
+
+async def test_only_studio_admin_creates_productions(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    body = {"studio_id": world.studio_id, "name": "Sneaky"}
+    r = await client.post("/api/v1/productions", json=body, headers=world.h("studio_auditor"))
+    assert r.status_code == 403
+    r = await client.post("/api/v1/productions", json=body, headers=world.h("other_studio_admin"))
+    assert r.status_code == 404
+
+
+async def test_register_item_issues_a_tag_and_records_it(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    item = await create_item(client, world)
+    assert item["status"] == "active"
+    assert item["tag"]["status"] == "active"
+    code = item["tag"]["code"]
+    assert codes.parse(item["tag"]["display"]) == code
+    assert len(item["tag"]["display"]) <= 25
+    kinds = await db.fetch(
+        "SELECT kind FROM events WHERE subject_id = $1 ORDER BY seq", UUIDs(item["id"])
+    )
+    assert [k["kind"] for k in kinds] == ["item.registered", "tag.issued"]
+
+
+def UUIDs(s: str) -> Any:
+    import uuid
+
+    return uuid.UUID(s)
+
+
+async def test_register_with_photos_in_one_request(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    files = [("photos", (f"p{i}.jpg", jpeg(1600, 1200), "image/jpeg")) for i in range(3)]
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        data={"item": '{"name": "Resin Winchester", "capability_class": "non_firing_replica"}'},
+        files=files,
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    photos = r.json()["photos"]
+    assert len(photos) == 3
+    thumb = await client.get(photos[0]["thumb_url"])
+    assert thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert "immutable" in thumb.headers["cache-control"]
+    again = await client.get(
+        photos[0]["thumb_url"], headers={"If-None-Match": thumb.headers["etag"]}
+    )
+    assert again.status_code == 304
+    # A forged signature finds nothing.
+    forged = photos[0]["thumb_url"].split("?s=")[0] + "?s=" + "0" * 32
+    assert (await client.get(forged)).status_code == 404
+
+
+async def test_a_bad_photo_leaves_no_item_behind(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    before = await db.fetchval("SELECT count(*) FROM items")
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        data={"item": '{"name": "Half", "capability_class": "non_firing_replica"}'},
+        files=[
+            ("photos", ("ok.jpg", jpeg(), "image/jpeg")),
+            ("photos", ("bad.jpg", b"GIF89a not really", "image/jpeg")),
+        ],
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("image_")
+    assert await db.fetchval("SELECT count(*) FROM items") == before
+
+
+async def test_deactivated_needs_evidence(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        json={"name": "Deact Enfield", "capability_class": "deactivated"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 400
+    assert "evidence" in r.json()["detail"]
+    item = await create_item(
+        client,
+        world,
+        name="Deact Enfield",
+        capability_class="deactivated",
+        evidence={"certificate_number": "DC-123", "issuer": "Proof House", "date": "2020-01-02"},
+    )
+    assert item["evidence"]["certificate_number"] == "DC-123"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({**ITEM, "colour": "red"}, "colour"),
+        ({**ITEM, "capability_class": "laser"}, "capability_class"),
+        ({**ITEM, "name": "a\u0000b"}, "name"),
+        ({**ITEM, "name": "x" * 201}, "name"),
+        ({**ITEM, "name": 12}, "name"),
+        ({**ITEM, "distinctive_marks": ["m"] * 31}, "distinctive_marks"),
+    ],
+)
+async def test_bad_item_input_is_a_clear_400(
+    client: AsyncTestClient[Any], world: World, body: dict[str, Any], needle: str
+) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        json=body,
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["detail"]
+
+
+async def test_malformed_json_is_400(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        content=b'{"name": ',
+        headers={**world.h("prop_master"), "content-type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert "JSON" in r.json()["detail"]
+
+
+async def test_roles_that_may_not_register(client: AsyncTestClient[Any], world: World) -> None:
+    url = f"/api/v1/productions/{world.production_id}/items"
+    for role in ("scanner", "auditor", "studio_auditor"):
+        r = await client.post(url, json=ITEM, headers=world.h(role))
+        assert r.status_code == 403, role
+    for role in ("q_prop_master", "p2_prop_master"):
+        r = await client.post(url, json=ITEM, headers=world.h(role))
+        assert r.status_code == 404, role
+
+
+async def test_edit_keeps_history(client: AsyncTestClient[Any], world: World) -> None:
+    item = await create_item(client, world, name="Foam M4")
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"version": 1, "name": "Foam M4A1", "note": "renamed"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
+    stale = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"version": 1, "name": "x"},
+        headers=world.h("prop_master"),
+    )
+    assert stale.status_code == 409
+    hist = (
+        await client.get(f"/api/v1/items/{item['id']}/history", headers=world.h("auditor"))
+    ).json()
+    edit = next(e for e in hist if e["kind"] == "item.edited")
+    assert edit["body"]["before"] == {"name": "Foam M4"}
+    assert edit["body"]["after"] == {"name": "Foam M4A1"}
+    assert edit["actor"].startswith("user:")
+
+
+async def test_list_filters_and_pages(client: AsyncTestClient[Any], world: World) -> None:
+    kw = f"kw{world.tag}"
+    for i in range(5):
+        await create_item(client, world, name=f"Paged {i}", keywords=[kw])
+    await create_item(
+        client, world, name="Real one", capability_class="functional_firearm", keywords=[kw]
+    )
+    url = f"/api/v1/productions/{world.production_id}/items"
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"keyword": kw, "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get(url, params=params, headers=world.h("scanner"))).json()
+        seen += [i["name"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"Paged {i}" for i in range(5)] + ["Real one"]
+    r = await client.get(
+        url, params={"keyword": kw, "class": "functional_firearm"}, headers=world.h("scanner")
+    )
+    assert [i["name"] for i in r.json()["items"]] == ["Real one"]
+    r = await client.get(url, params={"q": "paged 3"}, headers=world.h("scanner"))
+    assert [i["name"] for i in r.json()["items"]] == ["Paged 3"]
+    assert (
+        await client.get(url, params={"cursor": "!!"}, headers=world.h("scanner"))
+    ).status_code == 400
+
+
+async def test_reissue_supersedes_and_revoke(client: AsyncTestClient[Any], world: World) -> None:
+    item = await create_item(client, world, name="Retagged")
+    old = item["tag"]
+    r = await client.post(f"/api/v1/items/{item['id']}/tags", headers=world.h("prop_master"))
+    assert r.status_code == 201
+    new = r.json()
+    assert new["code"] != old["code"]
+    tags = (
+        await client.get(
+            f"/api/v1/productions/{world.production_id}/tags", headers=world.h("auditor")
+        )
+    ).json()
+    by_id = {t["id"]: t for t in tags}
+    assert by_id[old["id"]]["status"] == "superseded"
+    r = await client.post(f"/api/v1/tags/{new['id']}/revoke", headers=world.h("prop_master"))
+    assert r.json()["status"] == "revoked"
+    again = await client.post(f"/api/v1/tags/{new['id']}/revoke", headers=world.h("prop_master"))
+    assert again.status_code == 400
+    other = await client.post(f"/api/v1/tags/{new['id']}/revoke", headers=world.h("q_prop_master"))
+    assert other.status_code == 404
+
+
+async def test_enrollment_code_is_single_use(client: AsyncTestClient[Any], world: World) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/enrollment-codes",
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201
+    code = r.json()["code"]
+    assert r.json()["enroll_url"].endswith(code)
+    first = await client.post("/api/v1/auth/enroll", json={"code": code, "device_name": "AD phone"})
+    assert first.status_code == 200
+    assert first.json()["role"] == "scanner"
+    second = await client.post("/api/v1/auth/enroll", json={"code": code})
+    assert second.status_code == 401
+    device = {"Authorization": f"Bearer {first.json()['token']}"}
+    me = (await client.get("/api/v1/auth/me", headers=device)).json()
+    assert me["production_roles"] == {world.production_id: ["scanner"]}
+    # A device may verify but not register.
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items", json=ITEM, headers=device
+    )
+    assert r.status_code == 403
+    denied = await client.post(
+        f"/api/v1/productions/{world.production_id}/enrollment-codes", headers=world.h("scanner")
+    )
+    assert denied.status_code == 403
+
+
+async def test_health(client: AsyncTestClient[Any]) -> None:
+    r = await client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["database"] is True
+
+
+async def test_openapi_schema_lists_operations(client: AsyncTestClient[Any]) -> None:
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    ops = {op["operationId"] for path in r.json()["paths"].values() for op in path.values()}
+    assert {"signIn", "createItem", "verify", "listItems", "issueTag"} <= ops
