@@ -25,7 +25,7 @@ from api.labels import (
     render_pdf,
     render_png,
 )
-from verifier.codes import CodeError, new_code
+from verifier.codes import ALPHABET, CodeError, is_valid, new_code
 from verifier.rules import CLASSES, CLEARABLE_CLASSES
 
 pypdfium2 = pytest.importorskip("pypdfium2")
@@ -142,6 +142,37 @@ def test_every_printed_label_reads_back_as_its_own_code_in_place(name: str, dpi:
             if (page, position) not in used:  # skipped or after the last label: blank
                 blank = _crop(pages[page], layout.page_height, cell_box(layout, position), dpi)
                 assert blank.getextrema() == (255, 255)
+
+
+def _valid_code(prefix: str, suffix: str = "") -> str:
+    """A valid code starting with ``prefix`` and, before its check symbol, ``suffix``."""
+    middle = new_code()[: 17 - len(prefix) - len(suffix)]
+    body = prefix + middle + suffix
+    return next(body + c for c in ALPHABET if is_valid(body + c))
+
+
+def test_code128_keeps_digit_runs_that_switch_code_sets() -> None:
+    # python-barcode 0.16.1 dropped a leading "99" (read back as 16 symbols); digit
+    # runs are where Code 128 encoders switch to code set C and go wrong.
+    layout = LAYOUTS["letter-30"]
+    geometry = label_geometry(layout)
+    codes = [
+        _valid_code("99"),
+        _valid_code("9999"),
+        _valid_code("0000"),
+        _valid_code("A", "12345"),
+        _valid_code("9" * 17),
+    ]
+    labels = [
+        LabelData(code=c, item_name="x", production_name="y", capability_class="deactivated")
+        for c in codes
+    ]
+    page = pypdfium2.PdfDocument(render_pdf(labels, layout.name))[0]
+    image = page.render(scale=300 / 72, grayscale=True).to_pil()
+    for position, code in enumerate(codes):
+        bars = _shift(geometry.barcode, cell_box(layout, position))
+        found = _decode(_crop(image, layout.page_height, bars, 300))
+        assert found and set(found) == {("code128", code)}
 
 
 def test_code128_is_readable_at_300_dpi_on_every_layout() -> None:
