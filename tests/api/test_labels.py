@@ -38,7 +38,7 @@ LONG_PRODUCTION = "The Long Ride Home — second unit, Durango location, night s
 #: code with 0.22 mm modules (4.6 mm symbol) decoded in 40 of 40 tries, 0.20 mm in 37.
 SMALLEST_RELIABLE_QR_MODULE_MM = 0.22
 #: pyzbar reads a rasterised Code 128 from about 1.5 pixels per module: at 150 dpi
-#: 0.26 mm modules (letter-30) read every time, 0.24 mm (thermal-62mm) 57 times in 60.
+#: 0.26 mm modules (letter-30) read every time, 0.24 mm (thermal-62mm) 57-59 times in 60.
 MIN_CODE128_PIXELS = 1.5
 
 
