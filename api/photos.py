@@ -152,8 +152,13 @@ def _peek(data: bytes) -> tuple[str | None, int]:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data), formats=PHOTO_FORMATS) as im:
                 fmt = im.format
-                # Same source as ImageOps.exif_transpose (EXIF, else XMP tiff:Orientation).
-                orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+                if fmt == "PNG" and "exif" not in im.info:
+                    # Pillow would decode the whole image, before any pixel cap, to look
+                    # for an eXIf chunk after the pixel data; such a late one is ignored.
+                    orientation = 1
+                else:
+                    # Same source as ImageOps.exif_transpose (EXIF, else XMP orientation).
+                    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:
         return None, 1
     if not isinstance(orientation, int) or not 1 <= orientation <= 8:

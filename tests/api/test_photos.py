@@ -369,3 +369,20 @@ def test_pixel_cap_applies_to_every_path(fmt: str) -> None:
     with pytest.raises(ImageRejected) as caught:
         process_photo(_save(_scene((200, 100)), fmt), max_pixels=19_999)
     assert caught.value.reason == "too_large"
+
+
+def test_png_over_the_cap_is_refused_without_decoding_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import PngImagePlugin
+
+    upload = _save(_scene((200, 100)), "PNG")
+    loads: list[object] = []
+    real_load = PngImagePlugin.PngImageFile.load
+
+    def counting_load(self: PngImagePlugin.PngImageFile) -> object:
+        loads.append(self)
+        return real_load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", counting_load)
+    with pytest.raises(ImageRejected, match="limit"):
+        process_photo(upload, max_pixels=19_999)
+    assert loads == []
