@@ -1,0 +1,499 @@
+"""Reading tag codes from photos: a bounded multi-pass pipeline around pyzbar.
+
+A single ``pyzbar.decode`` of a whole phone photo misses most tags that are small in the
+frame, rotated, blurred, noisy or dark. :func:`decode_image` runs a short, fixed list of
+passes over a grayscale working copy instead (several scales, contrast stretching,
+local thresholding, a few rotations for barcodes, light-on-dark QR) and stops at the
+first pass that reads a valid propcheck code.
+
+Bounds, whatever the input:
+
+* pixels: the image is refused before decoding above ``max_pixels`` (default
+  :data:`DEFAULT_MAX_PIXELS`, 50 MP); a JPEG is decoded at 1/2, 1/4 or 1/8 scale when
+  that still leaves a working copy of at least ~1500 px on its short side, and every
+  pass works on at most :data:`WORK_MAX_SIDE` pixels on the long side;
+* time: the clock is checked between passes; no new pass starts once ``budget_s`` is
+  spent (one pass takes well under 0.3 s on a 2-core machine);
+* memory: each pass builds one working image and drops it before the next, so memory
+  does not grow with the number of passes.
+
+Errors: every input problem raises :class:`verifier.imageio.ImageRejected` (its
+``reason`` and message say why); nothing else escapes for bad bytes. In particular the
+pyzbar 0.1.9 defect ``ValueError: 4294967295 is not a valid ZBarOrientation`` (libzbar
+leaves the orientation unknown on merged structured-append QR groups, and pyzbar
+converts it with an enum that cannot hold it) cannot happen here: libzbar is driven
+through pyzbar's ctypes bindings by :func:`zbar_scan`, which never reads the
+orientation.
+
+Second engine: when the optional ``zxing-cpp`` package is installed and ``second_engine``
+is true, it runs once after every pyzbar pass has failed; it is also used to recover the
+full text of Code 128 symbols that use FNC4 extended characters, which libzbar drops
+silently. pyzbar remains the primary decoder.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable, Iterator
+from ctypes import c_char_p, c_void_p, cast, string_at
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+from typing import cast as typed
+
+import msgspec
+from PIL import Image, ImageChops, ImageFilter, ImageOps
+from pyzbar import wrapper as _zb
+
+from verifier.codes import CodeError, CodeProblem, is_valid, parse
+from verifier.imageio import DEFAULT_MAX_PIXELS, ImageRejected, open_image
+
+__all__ = [
+    "DECODE_FORMATS",
+    "DEFAULT_BUDGET_S",
+    "DEFAULT_MAX_PIXELS",
+    "WORK_MAX_SIDE",
+    "Decoded",
+    "ImageRejected",
+    "Symbology",
+    "ZbarSymbol",
+    "decode_image",
+    "load_gray",
+    "second_engine_available",
+    "zbar_scan",
+]
+
+Symbology = Literal["QRCODE", "CODE128"]
+
+#: Seconds of decoding work per photo before no further pass is started.
+DEFAULT_BUDGET_S: Final = 1.5
+#: Long side, in pixels, of the largest working copy a pass scans.
+WORK_MAX_SIDE: Final = 2048
+#: Formats accepted by :func:`decode_image` (phone photos, plus scanner output).
+DECODE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
+
+# JPEG draft decoding: ask for at least this many pixels on each side, so a 12 MP photo
+# decodes at half scale (2016 x 1512) and a 48 MP one at a quarter.
+_DRAFT_MIN_SIDE: Final = 1500
+# libzbar symbology ids and config keys (zbar.h); pyzbar's enums lack the last two.
+_ZBAR_QRCODE: Final = 64
+_ZBAR_CODE128: Final = 128
+_CFG_ENABLE: Final = 0
+_CFG_BINARY: Final = 4  # return QR byte segments raw; we choose the text encoding
+_CFG_TEST_INVERTED: Final = 0x81  # also try the negative image (light-on-dark QR)
+_FOURCC_Y800: Final = 0x30303859  # 8-bit grayscale, "Y800"
+_SYMBOLOGY: Final[dict[int, Symbology]] = {_ZBAR_QRCODE: "QRCODE", _ZBAR_CODE128: "CODE128"}
+
+
+class Decoded(msgspec.Struct, frozen=True, kw_only=True):
+    """One symbol read from a photo."""
+
+    #: The decoded text, exactly as encoded in the symbol.
+    text: str
+    #: ``"QRCODE"`` or ``"CODE128"``.
+    symbology: Symbology
+    #: The symbol's outline as (x, y) points in the original image's pixel coordinates
+    #: (after EXIF orientation); four corners for a QR code, the scanned extent for a
+    #: barcode.
+    points: list[tuple[int, int]]
+    #: ``verifier.codes.is_valid(text)``: a propcheck tag code with a correct check
+    #: character. A false value on a code-shaped text means a misread.
+    valid_code: bool
+    #: Which engine read it: ``"zbar"`` (pyzbar) or ``"zxing"`` (the optional fallback).
+    engine: str = "zbar"
+
+
+# --------------------------------------------------------------------------- zbar
+
+
+@dataclass(frozen=True, slots=True)
+class ZbarSymbol:
+    """A raw libzbar result: ``data`` as returned, ``points`` in the scanned image."""
+
+    data: bytes
+    symbology: Symbology
+    points: tuple[tuple[int, int], ...]
+
+
+def zbar_scan(image: Image.Image, *, inverted: bool = False) -> list[ZbarSymbol]:
+    """Scan one grayscale (``L``) image with libzbar for QR codes and Code 128 only.
+
+    This is ``pyzbar.decode``'s loop without its orientation lookup (the source of the
+    pyzbar 0.1.9 ``ZBarOrientation`` ValueError) and with QR byte segments returned raw,
+    so that :func:`_text` can decode UTF-8 correctly where libzbar guesses Shift-JIS.
+    Only the two symbologies propcheck prints are enabled, which also keeps libzbar's
+    DataBar decoder (and its assertion noise on stderr) out of the way.
+    """
+    if image.mode != "L":
+        image = image.convert("L")
+    pixels = image.tobytes()
+    width, height = image.size
+    scanner = _zb.zbar_image_scanner_create()
+    if not scanner:
+        raise MemoryError("libzbar could not create a scanner")
+    try:
+        _zb.zbar_image_scanner_set_config(scanner, 0, _CFG_ENABLE, 0)  # 0 = all symbologies
+        for sym in (_ZBAR_QRCODE, _ZBAR_CODE128):
+            _zb.zbar_image_scanner_set_config(scanner, sym, _CFG_ENABLE, 1)
+            _zb.zbar_image_scanner_set_config(scanner, sym, _CFG_BINARY, 1)
+        if inverted:
+            _zb.zbar_image_scanner_set_config(scanner, 0, _CFG_TEST_INVERTED, 1)
+        zimage = _zb.zbar_image_create()
+        if not zimage:
+            raise MemoryError("libzbar could not create an image")
+        try:
+            _zb.zbar_image_set_format(zimage, _FOURCC_Y800)
+            _zb.zbar_image_set_size(zimage, width, height)
+            # libzbar reads the buffer in place; `pixels` outlives the scan below.
+            _zb.zbar_image_set_data(zimage, cast(c_char_p(pixels), c_void_p), len(pixels), None)
+            if _zb.zbar_scan_image(scanner, zimage) < 0:
+                return []
+            return list(_symbols(zimage))
+        finally:
+            _zb.zbar_image_destroy(zimage)
+    finally:
+        _zb.zbar_image_scanner_destroy(scanner)
+
+
+def _symbols(zimage: Any) -> Iterator[ZbarSymbol]:
+    symbol = _zb.zbar_image_first_symbol(zimage)
+    while symbol:
+        symbology = _SYMBOLOGY.get(symbol.contents.type)
+        if symbology is not None:  # ZBAR_PARTIAL placeholders of incomplete groups
+            data = string_at(
+                _zb.zbar_symbol_get_data(symbol), _zb.zbar_symbol_get_data_length(symbol)
+            )
+            count = _zb.zbar_symbol_get_loc_size(symbol)
+            points = tuple(
+                (_zb.zbar_symbol_get_loc_x(symbol, i), _zb.zbar_symbol_get_loc_y(symbol, i))
+                for i in range(count)
+            )
+            yield ZbarSymbol(data=data, symbology=symbology, points=points)
+        symbol = _zb.zbar_symbol_next(symbol)
+
+
+def _text(data: bytes) -> str:
+    """Decode raw symbol bytes the way the encoder most likely meant them.
+
+    UTF-8 first: a non-ASCII byte string that is valid UTF-8 is almost never anything
+    else. Then Shift-JIS when C1 bytes (0x80-0x9F, unused in Latin-1 text) appear, as
+    in Japanese QR codes, and ISO-8859-1, the QR standard's default, last.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if any(0x80 <= b <= 0x9F for b in data):
+        try:
+            return data.decode("shift_jis")
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
+
+
+# --------------------------------------------------------------------------- images
+
+
+def load_gray(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Image.Image, float]:
+    """Open untrusted bytes as a grayscale working image.
+
+    Returns the image (long side at most :data:`WORK_MAX_SIDE`) and the factor that maps
+    its coordinates back to the original image (after EXIF orientation). Raises
+    :class:`ImageRejected` for anything that is not a single still image within
+    ``max_pixels``.
+    """
+    img = open_image(
+        data,
+        formats=DECODE_FORMATS,
+        max_pixels=max_pixels,
+        draft_size=(_DRAFT_MIN_SIDE, _DRAFT_MIN_SIDE),
+    )
+    try:
+        original_long = _original_long_side(data, img)
+        gray = _to_gray(img)
+        del img
+        if max(gray.size) > WORK_MAX_SIDE:
+            gray = _fit(gray, WORK_MAX_SIDE)
+    except ImageRejected:
+        raise
+    except (OSError, ValueError, MemoryError) as exc:
+        raise ImageRejected("truncated", f"The image could not be converted ({exc}).") from exc
+    return gray, original_long / max(gray.size)
+
+
+def _original_long_side(data: bytes, img: Image.Image) -> int:
+    # JPEG draft decoding shrinks by a power of two; the header still has the true size
+    # (open_image has already parsed these bytes, so this cannot fail differently).
+    if img.format != "JPEG":
+        return max(img.size)
+    with Image.open(io.BytesIO(data)) as probe:
+        return max(probe.size)
+
+
+def _to_gray(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit ``L``: scale 16/32-bit data, flatten transparency on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # Pillow's own I;16 -> L conversion clips at 255 instead of scaling.
+        wide = img.convert("F") if img.mode == "F" else img.convert("I")
+        low, high = typed(tuple[float, float], wide.getextrema())
+        span = float(high - low) or 1.0
+        return wide.point(lambda v: (v - low) * (255.0 / span)).convert("L")
+    if img.mode in ("RGBA", "LA", "PA", "P", "La") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        return flat.convert("L")
+    return img.convert("L")
+
+
+def _fit(img: Image.Image, long_side: int) -> Image.Image:
+    """Resize so the long side is ``long_side`` (box filter down, bicubic up)."""
+    scale = long_side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if size == img.size:
+        return img
+    return img.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC)
+
+
+def _autocontrast(img: Image.Image) -> Image.Image:
+    # Stretch the histogram, ignoring 0.5 % outliers at each end (glare, deep shadow).
+    return ImageOps.autocontrast(img, cutoff=0.5)
+
+
+def _threshold(img: Image.Image) -> Image.Image:
+    """Local mean thresholding: black where darker than the neighbourhood.
+
+    Evens out glare, shadow and low contrast; the window (1/60 of the long side) is
+    larger than a module of any tag that can be read at this scale.
+    """
+    radius = max(4, max(img.size) // 60)
+    local_mean = img.filter(ImageFilter.BoxBlur(radius))
+    # (pixel - local mean + 128), clipped: 128 is "as bright as the neighbourhood".
+    diff = ImageChops.subtract(img, local_mean, 1.0, 128)
+    return diff.point(lambda v: 255 if v >= 122 else 0)
+
+
+# An affine map (a, b, c, d, e, f): x' = a*x + b*y + c, y' = d*x + e*y + f.
+_Affine = tuple[float, float, float, float, float, float]
+
+
+def _scaled(factor: float) -> _Affine:
+    return (factor, 0.0, 0.0, 0.0, factor, 0.0)
+
+
+def _then(first: _Affine, second: _Affine) -> _Affine:
+    """The map that applies ``first`` then ``second``."""
+    a1, b1, c1, d1, e1, f1 = first
+    a2, b2, c2, d2, e2, f2 = second
+    return (
+        a2 * a1 + b2 * d1,
+        a2 * b1 + b2 * e1,
+        a2 * c1 + b2 * f1 + c2,
+        d2 * a1 + e2 * d1,
+        d2 * b1 + e2 * e1,
+        d2 * c1 + e2 * f1 + f2,
+    )
+
+
+def _rotate(img: Image.Image, degrees: float) -> tuple[Image.Image, _Affine]:
+    """Rotate with the canvas expanded; also return the map from new to old pixels.
+
+    Barcodes: libzbar scans rows and columns, so a long barcode tilted by more than
+    its height allows is never crossed end to end; a rotated copy puts it back on a row.
+    """
+    theta = math.radians(degrees)
+    cos, sin = math.cos(theta), math.sin(theta)
+    width, height = img.size
+    new_w = math.ceil(abs(width * cos) + abs(height * sin))
+    new_h = math.ceil(abs(width * sin) + abs(height * cos))
+    cx, cy, ncx, ncy = width / 2, height / 2, new_w / 2, new_h / 2
+    back: _Affine = (cos, -sin, cx - cos * ncx + sin * ncy, sin, cos, cy - sin * ncx - cos * ncy)
+    rotated = img.transform(
+        (new_w, new_h),
+        Image.Transform.AFFINE,
+        back,
+        resample=Image.Resampling.BILINEAR,
+        fillcolor=255,
+    )
+    return rotated, back
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One attempt: a working copy at ``long_side`` pixels, a filter, maybe a rotation."""
+
+    name: str
+    long_side: int
+    prepare: Callable[[Image.Image], Image.Image] | None = None
+    degrees: float = 0.0
+    inverted: bool = False
+
+    def build(self, gray: Image.Image) -> tuple[Image.Image, _Affine]:
+        """The image to scan and the map from its pixels to ``gray``'s pixels."""
+        img = _fit(gray, self.long_side)
+        to_gray = _scaled(max(gray.size) / max(img.size))
+        if self.prepare is not None:
+            img = self.prepare(img)
+        if self.degrees:
+            img, back = _rotate(img, self.degrees)
+            to_gray = _then(back, to_gray)
+        return img, to_gray
+
+
+def _plan(size: tuple[int, int]) -> list[_Pass]:
+    """The passes for a working image of ``size``, cheapest and most productive first.
+
+    Chosen on the kinds of photo in the corpus (phone photos of small tags, scans,
+    screenshots), not on single files: most tags in a phone photo read fastest at
+    800 px; smaller ones need 1280 px with the contrast stretched, or the full working
+    copy, thresholded against uneven light; tiny or blurred crops read better enlarged
+    or halved; rotated copies catch long barcodes at an angle; then light-on-dark QR.
+    """
+    n = max(size)
+    passes = [
+        _Pass("base", min(n, 800)),
+        _Pass("contrast", min(n, 1280), _autocontrast),
+    ]
+    if n < 1000:
+        passes.append(_Pass("enlarged", 2 * n))
+    passes.append(_Pass("full", n) if n > 1280 else _Pass("half", max(n // 2, 64)))
+    passes.append(_Pass("threshold", n, _threshold))
+    passes += [_Pass(f"rotated{d:+d}", min(n, 1024), degrees=d) for d in (30, -30, 15, -60)]
+    passes.append(_Pass("inverted", min(n, 1280), _autocontrast, inverted=True))
+    return passes
+
+
+# --------------------------------------------------------------------------- zxing
+
+
+def second_engine_available() -> bool:
+    """True when the optional ``zxing-cpp`` package can be imported."""
+    return _zxing() is not None
+
+
+def _zxing() -> Any:
+    try:
+        import zxingcpp  # optional: pip install zxing-cpp
+    except ImportError:
+        return None
+    return zxingcpp
+
+
+def _zxing_scan(img: Image.Image, *, code128_only: bool = False) -> list[ZbarSymbol]:
+    zx = _zxing()
+    if zx is None:
+        return []
+    fmt = zx.BarcodeFormat
+    formats = (fmt.Code128,) if code128_only else (fmt.QRCode, fmt.Code128)
+    try:
+        found = zx.read_barcodes(img, formats=formats, text_mode=zx.TextMode.Plain)
+    except Exception:  # a fallback engine must never turn a photo into an error
+        return []
+    out = []
+    for barcode in found:
+        symbology: Symbology = "QRCODE" if barcode.format == fmt.QRCode else "CODE128"
+        pos = barcode.position
+        corners = (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
+        out.append(
+            ZbarSymbol(
+                data=barcode.text.encode("utf-8"),
+                symbology=symbology,
+                points=tuple((p.x, p.y) for p in corners),
+            )
+        )
+    return out
+
+
+def _fold7(text: str) -> str:
+    return "".join(chr(ord(ch) & 0x7F) for ch in text)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _is_misread(text: str) -> bool:
+    """A propcheck-shaped text whose check character fails: keep looking."""
+    try:
+        parse(text)
+    except CodeError as exc:
+        return exc.problem is CodeProblem.BAD_CHECK_CHARACTER
+    return False
+
+
+def _to_decoded(symbol: ZbarSymbol, text: str, to_original: _Affine, engine: str) -> Decoded:
+    a, b, c, d, e, f = to_original
+    points = [(round(a * x + b * y + c), round(d * x + e * y + f)) for x, y in symbol.points]
+    return Decoded(
+        text=text,
+        symbology=symbol.symbology,
+        points=points,
+        valid_code=is_valid(text),
+        engine=engine,
+    )
+
+
+def decode_image(
+    data: bytes,
+    *,
+    budget_s: float = DEFAULT_BUDGET_S,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    second_engine: bool = True,
+) -> list[Decoded]:
+    """Read the QR codes and Code 128 barcodes in a photo; valid propcheck codes first.
+
+    Passes run in a fixed order (see :func:`_plan`) until one reads a valid propcheck
+    code or any text that is not a misread propcheck code (a code-shaped text whose
+    check character fails makes the search go on). An empty list means nothing was
+    read. ``budget_s`` bounds the decoding time (no pass starts after it; the zxing
+    fallback, when enabled and installed, gets the last fifth of it).
+
+    Raises :class:`ImageRejected` (and nothing else) when ``data`` is not a single
+    JPEG, PNG, WEBP, BMP or TIFF image of at most ``max_pixels`` pixels. CMYK, palette,
+    transparent and 16-bit images are converted, not refused.
+    """
+    start = time.perf_counter()
+    gray, to_original_scale = load_gray(data, max_pixels=max_pixels)
+    zxing_on = second_engine and second_engine_available()
+    zbar_deadline = start + (budget_s * 0.8 if zxing_on else budget_s)
+    to_original = _scaled(to_original_scale)
+    found: dict[tuple[str, str], Decoded] = {}
+    for step in _plan(gray.size):
+        if time.perf_counter() >= zbar_deadline:
+            break
+        img, to_gray = step.build(gray)
+        for symbol in zbar_scan(img, inverted=step.inverted):
+            text = _text(symbol.data)
+            if zxing_on and symbol.symbology == "CODE128" and not is_valid(text):
+                text = _full_code128_text(img, text)
+            key = (symbol.symbology, text)
+            if key not in found:
+                found[key] = _to_decoded(symbol, text, _then(to_gray, to_original), "zbar")
+        del img
+        if _settled(found):
+            break
+    if zxing_on and not _settled(found) and time.perf_counter() < start + budget_s:
+        for symbol in _zxing_scan(gray):
+            text = symbol.data.decode("utf-8")
+            key = (symbol.symbology, text)
+            if key not in found:
+                found[key] = _to_decoded(symbol, text, to_original, "zxing")
+    return sorted(found.values(), key=lambda d: not d.valid_code)
+
+
+def _settled(found: dict[tuple[str, str], Decoded]) -> bool:
+    return any(d.valid_code or not _is_misread(d.text) for d in found.values())
+
+
+def _full_code128_text(img: Image.Image, zbar_text: str) -> str:
+    """Restore FNC4 extended characters, which libzbar drops (its code128.c FIXME).
+
+    libzbar returns the low 7 bits of each extended character; when zxing reads a
+    Code 128 symbol in the same image whose text folds to exactly that, it is the
+    same symbol read in full.
+    """
+    for symbol in _zxing_scan(img, code128_only=True):
+        text = symbol.data.decode("utf-8")
+        if text != zbar_text and _fold7(text) == zbar_text:
+            return text
+    return zbar_text
