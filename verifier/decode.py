@@ -46,7 +46,7 @@ import msgspec
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 from pyzbar import wrapper as _zb
 
-from verifier.codes import CodeError, CodeProblem, is_valid, parse
+from verifier.codes import is_valid, normalize
 from verifier.imageio import DEFAULT_MAX_PIXELS, ImageRejected, open_image
 
 __all__ = [
@@ -211,7 +211,7 @@ def load_gray(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Ima
         draft_size=(_DRAFT_MIN_SIDE, _DRAFT_MIN_SIDE),
     )
     try:
-        original_long = _original_long_side(data, img)
+        original_long = _original_long_side(data)
         gray = _to_gray(img)
         del img
         if max(gray.size) > WORK_MAX_SIDE:
@@ -223,11 +223,10 @@ def load_gray(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Ima
     return gray, original_long / max(gray.size)
 
 
-def _original_long_side(data: bytes, img: Image.Image) -> int:
-    # JPEG draft decoding shrinks by a power of two; the header still has the true size
-    # (open_image has already parsed these bytes, so this cannot fail differently).
-    if img.format != "JPEG":
-        return max(img.size)
+def _original_long_side(data: bytes) -> int:
+    # JPEG draft decoding shrinks by a power of two and the returned (transposed) image
+    # no longer says so; the header still has the true size. open_image has already
+    # parsed these bytes, so this header read cannot fail differently.
     with Image.open(io.BytesIO(data)) as probe:
         return max(probe.size)
 
@@ -533,12 +532,15 @@ def _fold7(text: str) -> str:
 
 
 def _is_misread(text: str) -> bool:
-    """A propcheck-shaped text whose check character fails: keep looking."""
-    try:
-        parse(text)
-    except CodeError as exc:
-        return exc.problem is CodeProblem.BAD_CHECK_CHARACTER
-    return False
+    """A propcheck-looking text that is not a valid code: a misread, so keep looking.
+
+    Looking like a code: the ``PC-`` prefix, or 18 symbols once dashes and spaces are
+    dropped. A blurred Code 128 can pass its own checksum with wrong characters, so the
+    characters themselves are not required to be in the code alphabet.
+    """
+    if is_valid(text) or len(text) > 64:
+        return False
+    return text[:3].upper() == "PC-" or len(normalize(text)) == 18
 
 
 def _to_decoded(symbol: ZbarSymbol, text: str, to_original: _Affine, engine: str) -> Decoded:
