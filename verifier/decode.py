@@ -1,10 +1,12 @@
 """Reading tag codes from photos: a bounded multi-pass pipeline around pyzbar.
 
 A single ``pyzbar.decode`` of a whole phone photo misses most tags that are small in the
-frame, rotated, blurred, noisy or dark. :func:`decode_image` runs a short, fixed list of
+frame, rotated, blurred, noisy or dark. :func:`decode_image` runs a fixed list of
 passes over a grayscale working copy instead (several scales, contrast stretching,
-local thresholding, a few rotations for barcodes, light-on-dark QR) and stops at the
-first pass that reads a valid propcheck code.
+local thresholding, light-on-dark QR, rotations for tilted barcodes) and stops at the
+first pass that reads a valid propcheck code, or any text that does not look like a
+propcheck code (a foreign code: the photo was readable at that scale). A code-shaped
+text whose check character fails is a misread: the search goes on.
 
 Bounds, whatever the input:
 
