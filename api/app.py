@@ -14,9 +14,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from api.accounts import AccountController, EnrollmentController
+from api.custody import CustodyController
 from api.database import admin_dsn
 from api.errors import exception_handlers
 from api.health import health
+from api.incidents import IncidentController
+from api.inspections import InspectionController, PolicyController
 from api.items import ItemController
 from api.media import MediaController, load_media_key
 from api.migrate import apply_migrations
@@ -86,6 +89,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         ItemController,
         TagController,
         VerifyController,
+        InspectionController,
+        PolicyController,
+        IncidentController,
+        CustodyController,
         MediaController,
     ]
     if PWA_DIR.is_dir():

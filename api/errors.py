@@ -10,9 +10,11 @@ import logging
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException
 
+from verifier import rules
 from verifier.imageio import ImageRejected
 
 __all__ = ["DB_DOWN", "exception_handlers", "json_error"]
@@ -83,12 +85,21 @@ def _conflict(
 
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     _log.warning("database unavailable: %r", exc)
+    extra: dict[str, Any] = {}
+    if request.url.path.startswith(_VERIFY_PATHS):
+        # A client that reads only the verdict must still see STOP.
+        extra = {"verdict": "STOP", "reasons": [msgspec.to_builtins(r) for r in _DOWN.reasons]}
     return json_error(
         503,
         "The database is not reachable. Try again shortly.",
         error="unavailable",
         headers={"Retry-After": "2"},
+        **extra,
     )
+
+
+_VERIFY_PATHS = ("/api/v1/verify", "/api/v1/verifications/")
+_DOWN = rules.stop("service_unavailable")
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -19,7 +19,7 @@ The code carries no meaning: it is only a key into the registry.
 from __future__ import annotations
 
 import secrets
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "ALPHABET",
@@ -42,7 +42,7 @@ _PREFIX = "PC"
 _MAX_INPUT = 64
 
 
-class CodeProblem(str, Enum):
+class CodeProblem(StrEnum):
     """Why a text is not a valid tag code."""
 
     BAD_FORMAT = "bad_format"
@@ -76,7 +76,12 @@ def normalize(text: str) -> str:
     Upper-cases, drops dashes and white space, folds look-alike letters and strips the
     ``PC`` prefix. The result may still be invalid; see :func:`parse`.
     """
-    cleaned = "".join(ch for ch in text[:_MAX_INPUT].upper() if ch not in "- \t\r\n")
+    # ASCII only: Unicode case rules would turn "ß" into "SS" or "ı" into "I".
+    cleaned = "".join(
+        ch.upper() for ch in text[:_MAX_INPUT] if ch.isascii() and ch not in "- \t\r\n"
+    )
+    if len(cleaned) != sum(1 for ch in text[:_MAX_INPUT] if ch not in "- \t\r\n"):
+        return ""  # a non-ASCII character: not a code
     if cleaned.startswith(_PREFIX) and len(cleaned) == _LENGTH + len(_PREFIX):
         cleaned = cleaned[len(_PREFIX) :]
     return cleaned.translate(_FOLD)

@@ -10,13 +10,13 @@ this module and is held to the same JSON test vectors (tests/vectors/verdicts.js
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
 __all__ = [
-    "CLEARABLE_CLASSES",
     "CLASSES",
+    "CLEARABLE_CLASSES",
     "MESSAGES",
     "Facts",
     "ItemFacts",
@@ -45,6 +45,12 @@ CLEARABLE_CLASSES: frozenset[str] = frozenset(
 
 ItemStatus = Literal["active", "quarantined", "missing", "retired"]
 TagStatus = Literal["active", "revoked", "superseded"]
+# Limits and counts are never negative, and every time carries its zone: a negative
+# limit would switch a rule off, and a zone-less time cannot be compared safely.
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+When = Annotated[datetime, msgspec.Meta(tz=True)]
+
 ScanProblem = Literal["bad_format", "bad_check_character", "no_code_found", "ambiguous_photo"]
 
 # Stable reason codes and the sentence shown for each. Order here is display order.
@@ -73,9 +79,7 @@ MESSAGES: dict[str, str] = {
     "never_inspected": "This item has never passed an inspection.",
     "inspection_stale": "The last passing inspection is too old.",
     "not_inspected_since_incident": "Not inspected since its last incident.",
-    "possible_duplicate_tag": (
-        "This tag was seen in two places at once. It may be a copied tag."
-    ),
+    "possible_duplicate_tag": ("This tag was seen in two places at once. It may be a copied tag."),
     "visual_mismatch": "The item in hand does not match the registered photos and marks.",
 }
 
@@ -96,15 +100,15 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         "deactivated",
     )
     #: A passing inspection must be at most this old (hours); 0 turns the rule off.
-    inspection_max_age_hours: float = 12.0
+    inspection_max_age_hours: NonNegative = 12.0
     #: A passing inspection must be newer than the item's last incident.
     require_inspection_since_incident: bool = True
     #: CLEARED stays provisional until the scanning person confirms a visual match.
     visual_confirmation_required: bool = True
     #: An offline verdict may use a snapshot at most this old (hours).
-    offline_snapshot_max_age_hours: float = 8.0
+    offline_snapshot_max_age_hours: NonNegative = 8.0
     #: A verification is good for a hand-off for this many minutes.
-    verification_valid_minutes: float = 10.0
+    verification_valid_minutes: NonNegative = 10.0
 
 
 class TagFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,9 +124,9 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
     status: ItemStatus
     capability_class: Capability
     has_evidence: bool = False
-    last_passed_inspection_at: datetime | None = None
-    last_incident_at: datetime | None = None
-    open_incidents: int = 0
+    last_passed_inspection_at: When | None = None
+    last_incident_at: When | None = None
+    open_incidents: Count = 0
     #: Performer holding the item now (checked out), or None when it is with props.
     checked_out_to: str | None = None
 
@@ -132,20 +136,20 @@ class RecentHandoff(msgspec.Struct, frozen=True, kw_only=True):
 
     device: str
     to: str
-    at: datetime
+    at: When
 
 
 class Facts(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the verdict depends on. Missing facts are STOP, never assumed fine."""
 
-    now: datetime
+    now: When
     policy: Policy = msgspec.field(default_factory=Policy)
     scan_problem: ScanProblem | None = None
     tag: TagFacts | None = None
     item: ItemFacts | None = None
     production_archived: bool = False
     #: None when the verdict is computed online; else the offline snapshot's time.
-    snapshot_at: datetime | None = None
+    snapshot_at: When | None = None
     offline: bool = False
     #: The device scanning now, and the performer this scan is a hand-off to, if any.
     device: str | None = None

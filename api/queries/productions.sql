@@ -55,3 +55,7 @@ DELETE FROM production_members WHERE production_id = $1 AND user_id = $2 RETURNI
 -- name: production_status
 -- Whether a production is active or archived.
 SELECT status FROM productions WHERE id = $1;
+
+-- name: production_by_id_policy
+-- A production's policy JSON.
+SELECT policy FROM productions WHERE id = $1;

@@ -107,3 +107,18 @@ UPDATE productions p SET policy = $2
 FROM (SELECT id, policy FROM productions WHERE id = $1 FOR UPDATE) old
 WHERE p.id = old.id
 RETURNING old.policy AS previous;
+
+-- name: item_status
+-- An item's current status.
+SELECT status FROM items WHERE id = $1;
+
+-- name: handoff_verification
+-- A verification used for a hand-off, with its confirmation and the item's current tag.
+SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmation,
+       v.purpose, v.handoff_to, v.actor, v.device, v.created_at, t.code AS tag_code,
+       t.status AS tag_status, c.match AS confirmed_match,
+       now() - v.created_at AS age
+FROM verifications v
+LEFT JOIN tags t ON t.id = v.tag_id
+LEFT JOIN confirmations c ON c.verification_id = v.id
+WHERE v.id = $1;

@@ -57,11 +57,13 @@ export function checkSymbol(body) {
  * PC prefix. The result may still be invalid; see parse().
  */
 export function normalize(text) {
-  const upper = codePoints(text).slice(0, MAX_INPUT).join("").toUpperCase();
-  let cleaned = codePoints(upper)
-    .filter((ch) => !"- \t\r\n".includes(ch))
-    .join("");
-  if (cleaned.startsWith(PREFIX) && codePoints(cleaned).length === LENGTH + PREFIX.length) {
+  // ASCII only, as in codes.py: Unicode case rules would turn "ß" into "SS".
+  const kept = codePoints(text)
+    .slice(0, MAX_INPUT)
+    .filter((ch) => !"- \t\r\n".includes(ch));
+  if (kept.some((ch) => ch.codePointAt(0) > 0x7f)) return "";
+  let cleaned = kept.join("").toUpperCase();
+  if (cleaned.startsWith(PREFIX) && cleaned.length === LENGTH + PREFIX.length) {
     cleaned = cleaned.slice(PREFIX.length);
   }
   return codePoints(cleaned)

@@ -128,11 +128,6 @@ NEGATIVE_LIMITS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules.Policy and ItemFacts accept negative limits and counts, which switch a "
-    "rule off and CLEAR; they need msgspec.Meta(ge=0) (reported to the lead)",
-)
 @pytest.mark.parametrize("raw", NEGATIVE_LIMITS.values(), ids=NEGATIVE_LIMITS.keys())
 def test_negative_limits_never_clear(raw: dict[str, Any]) -> None:
     try:

@@ -1,0 +1,246 @@
+"""Custody: the prop master hands an item to a performer and takes it back.
+
+Mirrors California Labor Code Part 13 practice: only the prop master (ACT permission)
+hands out and collects; a check-out needs a confirmed CLEARED verification of the
+item's current tag, for this performer, inside the validity window, and the facts are
+evaluated again at the moment of hand-off. One item is out with at most one performer:
+a partial unique index decides races between simultaneous requests.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+
+from api.auth import Perm, Principal
+from api.errors import json_error
+from api.events import append
+from api.safety import record_inspection
+from api.schemas import Long, Name, Short
+from api.sql import q
+from api.state import provide_conn, provide_principal
+from api.verification import evaluate, load_facts
+from verifier import rules
+
+__all__ = ["CustodyController", "last_wrap"]
+
+
+class AfterUse(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """The after-use inspection offered at check-in."""
+
+    result: str
+    notes: Long = ""
+
+
+class CheckoutIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    verification_id: UUID
+    performer: Name
+    scene: Short = ""
+    take: Short = ""
+    client_id: UUID | None = None
+
+
+class CheckinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    verification_id: UUID
+    inspection: AfterUse | None = None
+    client_id: UUID | None = None
+
+
+class CustodyOut(msgspec.Struct, kw_only=True, frozen=True):
+    id: UUID
+    item_id: UUID
+    performer: str
+    scene: str
+    take: str
+    out_at: datetime
+    in_at: datetime | None = None
+    item_name: str | None = None
+    capability_class: str | None = None
+    out_by: str | None = None
+    overdue: bool = False
+
+
+class Board(msgspec.Struct, kw_only=True, frozen=True):
+    """Who has what, now."""
+
+    production_id: UUID
+    checked_out: list[CustodyOut]
+    overdue: int
+    last_wrap: datetime
+    generated_at: datetime
+
+
+def last_wrap(now: datetime, wrap: time, tz_name: str) -> datetime:
+    """The most recent wrap time at or before ``now`` in the production's time zone."""
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = now.astimezone(tz)
+    today = datetime.combine(local.date(), wrap, tzinfo=tz)
+    return today if today <= local else today - timedelta(days=1)
+
+
+def _refused(detail: str, reasons: tuple[rules.Reason, ...] = ()) -> Response[dict[str, Any]]:
+    return json_error(
+        409, detail, error="handoff_refused", reasons=[msgspec.to_builtins(r) for r in reasons]
+    )
+
+
+class CustodyController(Controller):
+    """Check-out, check-in and the who-has-what board."""
+
+    path = "/api/v1/productions/{production_id:uuid}"
+    tags = ["custody"]
+    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+
+    async def _verification(
+        self, conn: asyncpg.Connection, production_id: UUID, verification_id: UUID
+    ) -> asyncpg.Record:
+        v = await conn.fetchrow(q("handoff_verification"), verification_id)
+        if v is None or v["production_id"] != production_id:
+            raise NotFoundException("No such verification in this production.")
+        return v
+
+    @post("/checkouts", operation_id="checkOut", status_code=201)
+    async def check_out(
+        self, production_id: UUID, data: CheckoutIn, principal: Principal, conn: asyncpg.Connection
+    ) -> Response[Any]:
+        """Hand an item to a performer: needs a confirmed CLEARED scan for this hand-off."""
+        principal.require(production_id, Perm.ACT)
+        if data.client_id is not None:
+            done = await conn.fetchrow(q("checkout_by_client_id"), data.client_id)
+            if done is not None:
+                return Response(CustodyOut(**dict(done)), status_code=201)
+        v = await self._verification(conn, production_id, data.verification_id)
+        if v["item_id"] is None or v["tag_code"] is None:
+            return _refused("That scan did not identify an item of this production.")
+        if v["verdict"] != "CLEARED":
+            return _refused("That scan was STOP: the item cannot be handed over.")
+        if v["purpose"] != "checkout" or v["handoff_to"] != data.performer:
+            return _refused(
+                f"Scan the item for a hand-off to {data.performer!r} first (purpose checkout)."
+            )
+        facts_row = await load_facts(conn, v["tag_code"], production_id)
+        facts = evaluate(
+            facts_row,
+            device=v["device"],
+            purpose="checkout",
+            handoff_to=data.performer,
+            visual_match=v["confirmed_match"],
+            exclude_verification=v["id"],
+        )
+        verdict = rules.decide(facts)
+        window = timedelta(minutes=facts.policy.verification_valid_minutes)
+        if v["age"] > window:
+            return _refused("That scan is too old for a hand-off: scan the item again.")
+        if verdict.verdict != "CLEARED":
+            return _refused("The item is not cleared now.", verdict.reasons)
+        if verdict.needs_confirmation:
+            return _refused("The person who scanned must first confirm the item matches.")
+        try:
+            async with conn.transaction():
+                row = await conn.fetchrow(
+                    q("insert_checkout"),
+                    data.client_id,
+                    production_id,
+                    v["item_id"],
+                    data.performer,
+                    data.scene,
+                    data.take,
+                    v["id"],
+                    principal.actor,
+                )
+                await append(
+                    conn,
+                    production_id,
+                    "custody.checked_out",
+                    principal.actor,
+                    v["item_id"],
+                    {
+                        "checkout_id": row["id"],
+                        "performer": data.performer,
+                        "scene": data.scene,
+                        "take": data.take,
+                        "verification_id": v["id"],
+                        "client_id": data.client_id,
+                    },
+                )
+        except asyncpg.UniqueViolationError:
+            return _refused("This item is already checked out, or that scan was already used.")
+        return Response(CustodyOut(**dict(row)), status_code=201)
+
+    @post("/checkins", operation_id="checkIn", status_code=200)
+    async def check_in(
+        self, production_id: UUID, data: CheckinIn, principal: Principal, conn: asyncpg.Connection
+    ) -> Response[Any]:
+        """Take an item back: needs a scan of the returned item; offers the after-use
+        inspection (a failed one quarantines the item)."""
+        principal.require(production_id, Perm.ACT)
+        if data.client_id is not None:
+            done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id)
+            if done is not None:
+                return Response(CustodyOut(**dict(done)), status_code=200)
+        if data.inspection is not None and data.inspection.result not in ("pass", "fail"):
+            return json_error(400, "inspection.result is 'pass' or 'fail'.", error="bad_request")
+        v = await self._verification(conn, production_id, data.verification_id)
+        if v["item_id"] is None:
+            return _refused("That scan did not identify an item of this production.")
+        policy = await conn.fetchval(q("production_by_id_policy"), production_id)
+        minutes = msgspec.json.decode(policy, type=rules.Policy).verification_valid_minutes
+        if v["age"] > timedelta(minutes=minutes):
+            return _refused("That scan is too old: scan the returned item again.")
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
+            )
+            if row is None:
+                return _refused("This item is not checked out.")
+            await append(
+                conn,
+                production_id,
+                "custody.checked_in",
+                principal.actor,
+                v["item_id"],
+                {"checkout_id": row["id"], "verification_id": v["id"], "client_id": data.client_id},
+            )
+            if data.inspection is not None:
+                await record_inspection(
+                    conn,
+                    production_id=production_id,
+                    item_id=v["item_id"],
+                    kind="after_use",
+                    result=data.inspection.result,
+                    notes=data.inspection.notes,
+                    actor=principal.actor,
+                )
+        return Response(CustodyOut(**dict(row)), status_code=200)
+
+    @get("/custody", operation_id="custodyBoard")
+    async def board(
+        self, production_id: UUID, principal: Principal, conn: asyncpg.Connection
+    ) -> Board:
+        """Who has what now; items still out after the last wrap time are overdue."""
+        principal.require(production_id, Perm.READ)
+        prod = await conn.fetchrow(q("production_by_id"), production_id)
+        now = datetime.now(UTC)
+        wrap = last_wrap(now, prod["wrap_time"], prod["timezone"])
+        out = [
+            CustodyOut(**dict(r), overdue=r["out_at"] < wrap)
+            for r in await conn.fetch(q("custody_board"), production_id)
+        ]
+        return Board(
+            production_id=production_id,
+            checked_out=out,
+            overdue=sum(c.overdue for c in out),
+            last_wrap=wrap,
+            generated_at=now,
+        )

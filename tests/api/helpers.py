@@ -1,0 +1,79 @@
+"""Small request helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from PIL import Image
+
+from tests.conftest import World
+
+ITEM: dict[str, Any] = {
+    "name": "Rubber Colt SAA",
+    "capability_class": "non_firing_replica",
+    "make": "Props Ltd",
+    "distinctive_marks": ["chip on left grip", "red dot under barrel"],
+    "keywords": ["western", "revolver"],
+}
+EVIDENCE = {"certificate_number": "DC-123", "issuer": "Proof House", "date": "2020-01-02"}
+
+
+def jpeg(width: int = 800, height: int = 600, color: str = "olive") -> bytes:
+    """A plain JPEG."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+async def register(
+    client: AsyncTestClient[Any], w: World, *, role: str = "prop_master", **over: Any
+) -> dict[str, Any]:
+    """Register an item in the world's production; returns the item."""
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/items", json={**ITEM, **over}, headers=w.h(role)
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def inspect(
+    client: AsyncTestClient[Any],
+    w: World,
+    item_id: str,
+    result: str = "pass",
+    kind: str = "before_use",
+) -> dict[str, Any]:
+    """Record an inspection as the prop master."""
+    r = await client.post(
+        f"/api/v1/items/{item_id}/inspections",
+        json={"kind": kind, "result": result},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def ready_item(client: AsyncTestClient[Any], w: World, **over: Any) -> dict[str, Any]:
+    """A registered item that passed inspection: it verifies CLEARED."""
+    item = await register(client, w, **over)
+    await inspect(client, w, item["id"])
+    return item
+
+
+async def verify(
+    client: AsyncTestClient[Any], w: World, code: str, role: str = "scanner", **body: Any
+) -> dict[str, Any]:
+    """POST /verify and return the JSON (asserting a 200)."""
+    r = await client.post("/api/v1/verify", json={"code": code, **body}, headers=w.h(role))
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def reason_codes(answer: dict[str, Any]) -> list[str]:
+    """The reason codes of a verdict answer."""
+    return [r["code"] for r in answer["reasons"]]
