@@ -25,6 +25,7 @@ from api.media import MediaController, load_media_key
 from api.migrate import apply_migrations
 from api.productions import ProductionController, StudioController
 from api.settings import Settings, get_settings
+from api.snapshot import SnapshotController
 from api.state import Services
 from api.storage import store_from_settings
 from api.tags import TagController
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         PolicyController,
         IncidentController,
         CustodyController,
+        SnapshotController,
         MediaController,
     ]
     if PWA_DIR.is_dir():

@@ -23,7 +23,7 @@ from litestar.exceptions import NotFoundException
 from api.auth import Perm, Principal
 from api.errors import json_error
 from api.events import append
-from api.safety import record_inspection
+from api.safety import open_incident, record_inspection
 from api.schemas import Long, Name, Short
 from api.sql import q
 from api.state import provide_conn, provide_principal
@@ -46,6 +46,9 @@ class CheckoutIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froze
     scene: Short = ""
     take: Short = ""
     client_id: UUID | None = None
+    #: Replayed from a phone's offline outbox: the hand-off already happened on set, so
+    #: it is recorded even when the server's checks fail, with an incident saying why.
+    offline: bool = False
 
 
 class CheckinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -110,6 +113,32 @@ class CustodyController(Controller):
             raise NotFoundException("No such verification in this production.")
         return v
 
+    async def _handoff_problem(
+        self, conn: asyncpg.Connection, production_id: UUID, v: asyncpg.Record, performer: str
+    ) -> tuple[str, tuple[rules.Reason, ...]] | None:
+        """Why this scan may not back a hand-off to ``performer`` now, or None."""
+        if v["verdict"] != "CLEARED":
+            return "That scan was STOP: the item cannot be handed over.", ()
+        if v["purpose"] != "checkout" or v["handoff_to"] != performer:
+            return f"Scan the item for a hand-off to {performer!r} first (purpose checkout).", ()
+        facts_row = await load_facts(conn, v["tag_code"], production_id)
+        facts = evaluate(
+            facts_row,
+            device=v["device"],
+            purpose="checkout",
+            handoff_to=performer,
+            visual_match=v["confirmed_match"],
+            exclude_verification=v["id"],
+        )
+        verdict = rules.decide(facts)
+        if v["age"] > timedelta(minutes=facts.policy.verification_valid_minutes):
+            return "That scan is too old for a hand-off: scan the item again.", ()
+        if verdict.verdict != "CLEARED":
+            return "The item is not cleared now.", verdict.reasons
+        if verdict.needs_confirmation:
+            return "The person who scanned must first confirm the item matches.", ()
+        return None
+
     @post("/checkouts", operation_id="checkOut", status_code=201)
     async def check_out(
         self, production_id: UUID, data: CheckoutIn, principal: Principal, conn: asyncpg.Connection
@@ -123,29 +152,9 @@ class CustodyController(Controller):
         v = await self._verification(conn, production_id, data.verification_id)
         if v["item_id"] is None or v["tag_code"] is None:
             return _refused("That scan did not identify an item of this production.")
-        if v["verdict"] != "CLEARED":
-            return _refused("That scan was STOP: the item cannot be handed over.")
-        if v["purpose"] != "checkout" or v["handoff_to"] != data.performer:
-            return _refused(
-                f"Scan the item for a hand-off to {data.performer!r} first (purpose checkout)."
-            )
-        facts_row = await load_facts(conn, v["tag_code"], production_id)
-        facts = evaluate(
-            facts_row,
-            device=v["device"],
-            purpose="checkout",
-            handoff_to=data.performer,
-            visual_match=v["confirmed_match"],
-            exclude_verification=v["id"],
-        )
-        verdict = rules.decide(facts)
-        window = timedelta(minutes=facts.policy.verification_valid_minutes)
-        if v["age"] > window:
-            return _refused("That scan is too old for a hand-off: scan the item again.")
-        if verdict.verdict != "CLEARED":
-            return _refused("The item is not cleared now.", verdict.reasons)
-        if verdict.needs_confirmation:
-            return _refused("The person who scanned must first confirm the item matches.")
+        problem = await self._handoff_problem(conn, production_id, v, data.performer)
+        if problem is not None and not data.offline:
+            return _refused(*problem)
         try:
             async with conn.transaction():
                 row = await conn.fetchrow(
@@ -172,8 +181,19 @@ class CustodyController(Controller):
                         "take": data.take,
                         "verification_id": v["id"],
                         "client_id": data.client_id,
+                        "offline": data.offline,
                     },
                 )
+                if problem is not None:
+                    await open_incident(
+                        conn,
+                        production_id=production_id,
+                        item_id=v["item_id"],
+                        kind="other",
+                        description=f"Offline hand-off the server would have refused: {problem[0]}",
+                        actor="system",
+                        verification_id=v["id"],
+                    )
         except asyncpg.UniqueViolationError:
             return _refused("This item is already checked out, or that scan was already used.")
         return Response(CustodyOut(**dict(row)), status_code=201)

@@ -38,6 +38,15 @@ __all__ = ["ConfirmIn", "VerifyController", "VerifyRequest", "scan_production"]
 _log = logging.getLogger("propcheck.verify")
 
 
+class OfflineVerdict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    """What a phone showed when it decided offline from its snapshot."""
+
+    verdict: Annotated[str, Meta(pattern="^(CLEARED|STOP)$")]
+    reasons: Annotated[list[Annotated[str, Meta(max_length=40)]], Meta(max_length=30)] = []
+    needs_confirmation: bool = False
+    snapshot_at: datetime
+
+
 class VerifyRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     """Verify by code. For a photo, send the same fields as multipart with ``photo``."""
 
@@ -52,6 +61,8 @@ class VerifyRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, fr
     client_id: UUID | None = None
     #: When the phone made the scan (offline replays), for the record.
     client_time: datetime | None = None
+    #: Set when the phone decided offline: the record keeps what the person saw.
+    offline: OfflineVerdict | None = None
 
 
 class ConfirmIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -123,6 +134,25 @@ async def _read_photo(svc: Services, photo: bytes) -> tuple[str, str | None]:
     if len(valid) > 1:
         return ",".join(valid)[:64], "ambiguous_photo"
     return valid[0], None
+
+
+def _offline_verdict(body: VerifyRequest) -> rules.Verdict:
+    """The verdict a phone showed offline, checked for shape: it is what is recorded."""
+    assert body.offline is not None
+    if body.client_id is None or body.client_time is None:
+        raise ClientException("An offline verification needs client_id and client_time.")
+    unknown = [c for c in body.offline.reasons if c not in rules.MESSAGES]
+    if unknown:
+        raise ClientException(f"Unknown reason codes: {unknown}.")
+    if (body.offline.verdict == "CLEARED") == bool(body.offline.reasons):
+        raise ClientException("CLEARED has no reasons; STOP has at least one.")
+    return rules.Verdict(
+        verdict="CLEARED" if body.offline.verdict == "CLEARED" else "STOP",
+        reasons=tuple(
+            rules.Reason(code=c, message=rules.MESSAGES[c]) for c in body.offline.reasons
+        ),
+        needs_confirmation=body.offline.needs_confirmation,
+    )
 
 
 def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
@@ -220,6 +250,9 @@ class VerifyController(Controller):
             scan_problem=scan_problem,
         )
         verdict = rules.decide(facts)
+        server_verdict = verdict
+        if body.offline is not None:
+            verdict = _offline_verdict(body)
         same = facts_row.same_production
         item_id = row["item_id"] if same and row is not None else None
         tag_id = row["tag_id"] if same and row is not None else None
@@ -239,6 +272,11 @@ class VerifyController(Controller):
             "client_id": body.client_id,
             "client_time": body.client_time,
         }
+        if body.offline is not None:
+            event["method"] = "offline"
+            event["snapshot_at"] = body.offline.snapshot_at
+            event["server_verdict"] = server_verdict.verdict
+            event["server_reasons"] = [r.code for r in server_verdict.reasons]
         args: list[Any] = [
             verification_id,
             body.client_id,
@@ -255,7 +293,7 @@ class VerifyController(Controller):
             None,
             principal.actor,
             device,
-            False,
+            body.offline is not None,
             body.client_time,
         ]
         duplicate = "possible_duplicate_tag" in reasons

@@ -121,4 +121,4 @@ SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmati
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id
-WHERE v.id = $1;
+WHERE v.id = $1 OR v.client_id = $1;

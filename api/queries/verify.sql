@@ -70,10 +70,40 @@ SELECT v.id, v.production_id, v.code_scanned, v.tag_id, v.item_id, v.verdict, v.
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id
-WHERE v.id = $1;
+WHERE v.id = $1 OR v.client_id = $1;
 
 -- name: insert_confirmation
 -- The scanning person's visual check of a verification (once).
 INSERT INTO confirmations (verification_id, client_id, match, actor) VALUES ($1, $2, $3, $4)
 ON CONFLICT DO NOTHING
 RETURNING created_at;
+
+-- name: snapshot_items
+-- Every item of a production with the facts the offline verdict needs.
+SELECT i.id, i.name, i.capability_class, i.status, i.make, i.model, i.distinctive_marks,
+       (i.evidence_certificate IS NOT NULL AND i.evidence_issuer IS NOT NULL
+        AND i.evidence_date IS NOT NULL) AS has_evidence,
+       (SELECT max(ins.created_at) FROM inspections ins
+         WHERE ins.item_id = i.id AND ins.result = 'pass') AS last_passed_inspection_at,
+       (SELECT max(inc.created_at) FROM incidents inc WHERE inc.item_id = i.id)
+           AS last_incident_at,
+       (SELECT count(*) FROM incidents inc
+         WHERE inc.item_id = i.id
+           AND NOT EXISTS (SELECT 1 FROM incident_resolutions r WHERE r.incident_id = inc.id))
+           AS open_incidents,
+       (SELECT c.performer FROM checkouts c WHERE c.item_id = i.id AND c.in_at IS NULL)
+           AS checked_out_to,
+       (SELECT jsonb_build_object('thumb_sha', ph.thumb_sha, 'display_sha', ph.display_sha)
+          FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'
+          ORDER BY ph.created_at, ph.id LIMIT 1) AS photo
+FROM items i
+WHERE i.production_id = $1
+ORDER BY i.created_at, i.id;
+
+-- name: snapshot_tags
+-- Every tag of a production (revoked and superseded too, so they STOP with their reason).
+SELECT code, item_id, status FROM tags WHERE production_id = $1 ORDER BY issued_at, id;
+
+-- name: db_now
+-- The database's clock (the one every stored time comes from).
+SELECT now();
