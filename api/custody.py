@@ -92,6 +92,11 @@ def last_wrap(now: datetime, wrap: time, tz_name: str) -> datetime:
     return today if today <= local else today - timedelta(days=1)
 
 
+def _custody(row: asyncpg.Record, **extra: Any) -> CustodyOut:
+    fields = {k: row[k] for k in row.keys() if k in CustodyOut.__struct_fields__}
+    return CustodyOut(**fields, **extra)
+
+
 def _refused(detail: str, reasons: tuple[rules.Reason, ...] = ()) -> Response[dict[str, Any]]:
     return json_error(
         409, detail, error="handoff_refused", reasons=[msgspec.to_builtins(r) for r in reasons]
@@ -148,7 +153,7 @@ class CustodyController(Controller):
         if data.client_id is not None:
             done = await conn.fetchrow(q("checkout_by_client_id"), data.client_id)
             if done is not None:
-                return Response(CustodyOut(**dict(done)), status_code=201)
+                return Response(_custody(done), status_code=201)
         v = await self._verification(conn, production_id, data.verification_id)
         if v["item_id"] is None or v["tag_code"] is None:
             return _refused("That scan did not identify an item of this production.")
@@ -196,7 +201,7 @@ class CustodyController(Controller):
                     )
         except asyncpg.UniqueViolationError:
             return _refused("This item is already checked out, or that scan was already used.")
-        return Response(CustodyOut(**dict(row)), status_code=201)
+        return Response(_custody(row), status_code=201)
 
     @post("/checkins", operation_id="checkIn", status_code=200)
     async def check_in(
@@ -208,7 +213,7 @@ class CustodyController(Controller):
         if data.client_id is not None:
             done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id)
             if done is not None:
-                return Response(CustodyOut(**dict(done)), status_code=200)
+                return Response(_custody(done), status_code=200)
         if data.inspection is not None and data.inspection.result not in ("pass", "fail"):
             return json_error(400, "inspection.result is 'pass' or 'fail'.", error="bad_request")
         v = await self._verification(conn, production_id, data.verification_id)
@@ -242,7 +247,7 @@ class CustodyController(Controller):
                     notes=data.inspection.notes,
                     actor=principal.actor,
                 )
-        return Response(CustodyOut(**dict(row)), status_code=200)
+        return Response(_custody(row), status_code=200)
 
     @get("/custody", operation_id="custodyBoard")
     async def board(
@@ -254,7 +259,7 @@ class CustodyController(Controller):
         now = datetime.now(UTC)
         wrap = last_wrap(now, prod["wrap_time"], prod["timezone"])
         out = [
-            CustodyOut(**dict(r), overdue=r["out_at"] < wrap)
+            _custody(r, overdue=r["out_at"] < wrap)
             for r in await conn.fetch(q("custody_board"), production_id)
         ]
         return Board(

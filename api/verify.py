@@ -383,6 +383,7 @@ class VerifyController(Controller):
                 status_code=403, detail="Only the person who scanned can confirm what is in hand."
             )
         production_id: UUID = v["production_id"]
+        verification_id = v["id"]  # the path may carry the phone's client_id
         async with conn.transaction():
             created = await conn.fetchval(
                 q("insert_confirmation"),

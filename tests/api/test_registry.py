@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from PIL import Image
 
+from tests.api.helpers import ITEM, jpeg
+from tests.api.helpers import register as create_item
 from tests.conftest import World
 from verifier import codes
 
 pytestmark = pytest.mark.asyncio
-
-
-def jpeg(width: int = 800, height: int = 600, color: str = "olive") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=85)
-    return buf.getvalue()
-
-
-ITEM = {
-    "name": "Rubber Colt SAA",
-    "capability_class": "non_firing_replica",
-    "make": "Props Ltd",
-    "distinctive_marks": ["chip on left grip", "red dot under barrel"],
-    "keywords": ["western", "revolver"],
-}
-
-
-async def create_item(client: AsyncTestClient[Any], w: World, **over: Any) -> dict[str, Any]:
-    r = await client.post(
-        f"/api/v1/productions/{w.production_id}/items",
-        json={**ITEM, **over},
-        headers=w.h("prop_master"),
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
 
 
 async def test_sign_in_wrong_password_is_401(client: AsyncTestClient[Any], world: World) -> None:

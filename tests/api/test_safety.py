@@ -1,0 +1,374 @@
+"""Safety flows against the real database: inspections, incidents, confirmation, custody."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
+from tests.conftest import World, make_world
+
+pytestmark = pytest.mark.asyncio
+
+
+async def handoff_scan(
+    client: AsyncTestClient[Any],
+    w: World,
+    item: dict[str, Any],
+    performer: str,
+    confirm: bool = True,
+) -> dict[str, Any]:
+    """The prop master scans the item for a hand-off and confirms what is in hand."""
+    answer = await verify(
+        client, w, item["tag"]["code"], role="prop_master", purpose="checkout", handoff_to=performer
+    )
+    if confirm and answer["verdict"] == "CLEARED":
+        r = await client.post(
+            f"/api/v1/verifications/{answer['verification_id']}/confirm",
+            json={"match": True},
+            headers=w.h("prop_master"),
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["verdict"] == "CLEARED"
+        assert r.json()["needs_confirmation"] is False
+    return answer
+
+
+async def check_out(
+    client: AsyncTestClient[Any], w: World, verification_id: str, performer: str
+) -> Any:
+    return await client.post(
+        f"/api/v1/productions/{w.production_id}/checkouts",
+        json={
+            "verification_id": verification_id,
+            "performer": performer,
+            "scene": "12",
+            "take": "3",
+        },
+        headers=w.h("prop_master"),
+    )
+
+
+async def status_of(client: AsyncTestClient[Any], w: World, item_id: str) -> str:
+    r = await client.get(f"/api/v1/items/{item_id}", headers=w.h("auditor"))
+    status: str = r.json()["status"]
+    return status
+
+
+async def test_failed_inspection_quarantines_and_pass_restores(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    out = await inspect(client, world, item["id"], result="fail", kind="periodic")
+    assert out["item_status"] == "quarantined"
+    answer = await verify(client, world, item["tag"]["code"])
+    assert "quarantined" in reason_codes(answer)
+    out = await inspect(client, world, item["id"], result="pass")
+    assert out["item_status"] == "active"
+    assert (await verify(client, world, item["tag"]["code"]))["verdict"] == "CLEARED"
+
+
+async def test_incident_quarantine_resolve_inspect_cycle(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    code = item["tag"]["code"]
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/incidents",
+        json={"kind": "damaged", "description": "cracked grip", "item_id": item["id"]},
+        headers=world.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    incident = r.json()
+    assert await status_of(client, world, item["id"]) == "quarantined"
+    assert set(reason_codes(await verify(client, world, code))) >= {
+        "quarantined",
+        "open_incident",
+        "not_inspected_since_incident",
+    }
+    # Only a prop master resolves.
+    denied = await client.post(
+        f"/api/v1/incidents/{incident['id']}/resolve",
+        json={"notes": "ok"},
+        headers=world.h("scanner"),
+    )
+    assert denied.status_code == 403
+    r = await client.post(
+        f"/api/v1/incidents/{incident['id']}/resolve",
+        json={"notes": "grip replaced"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200
+    assert r.json()["resolution_notes"] == "grip replaced"
+    assert r.json()["description"] == "cracked grip"  # the report is kept as it was
+    # Resolved, but still quarantined until a passing inspection after the resolution.
+    assert await status_of(client, world, item["id"]) == "quarantined"
+    answer = await verify(client, world, code)
+    assert set(reason_codes(answer)) == {"quarantined", "not_inspected_since_incident"}
+    await inspect(client, world, item["id"])
+    assert await status_of(client, world, item["id"]) == "active"
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    again = await client.post(
+        f"/api/v1/incidents/{incident['id']}/resolve",
+        json={"notes": "x"},
+        headers=world.h("prop_master"),
+    )
+    assert again.status_code == 409
+
+
+async def test_mismatch_opens_incident_and_quarantines(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    answer = await verify(client, world, item["tag"]["code"])
+    assert answer["verdict"] == "CLEARED" and answer["needs_confirmation"]
+    # Someone else cannot answer for the scanner.
+    other = await client.post(
+        f"/api/v1/verifications/{answer['verification_id']}/confirm",
+        json={"match": True},
+        headers=world.h("prop_master"),
+    )
+    assert other.status_code == 403
+    r = await client.post(
+        f"/api/v1/verifications/{answer['verification_id']}/confirm",
+        json={"match": False, "note": "this one is metal"},
+        headers=world.h("scanner"),
+    )
+    assert r.status_code == 200
+    assert r.json()["verdict"] == "STOP"
+    assert "visual_mismatch" in reason_codes(r.json())
+    assert await status_of(client, world, item["id"]) == "quarantined"
+    incidents = (
+        await client.get(
+            f"/api/v1/productions/{world.production_id}/incidents",
+            params={"open": "true"},
+            headers=world.h("auditor"),
+        )
+    ).json()
+    assert any(i["item_id"] == item["id"] and i["kind"] == "mismatch" for i in incidents)
+
+
+async def test_confirming_a_stop_never_clears(client: AsyncTestClient[Any], world: World) -> None:
+    item = await register(client, world)  # never inspected: STOP
+    answer = await verify(client, world, item["tag"]["code"])
+    assert answer["verdict"] == "STOP"
+    await inspect(client, world, item["id"])
+    r = await client.post(
+        f"/api/v1/verifications/{answer['verification_id']}/confirm",
+        json={"match": True},
+        headers=world.h("scanner"),
+    )
+    assert r.json()["verdict"] == "STOP"
+
+
+async def test_checkout_needs_confirmed_cleared_scan(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    unconfirmed = await handoff_scan(client, world, item, "Alex", confirm=False)
+    r = await check_out(client, world, unconfirmed["verification_id"], "Alex")
+    assert r.status_code == 409
+    assert "confirm" in r.json()["detail"]
+    confirmed = await handoff_scan(client, world, item, "Alex")
+    # The scan was for Alex: it cannot back a hand-off to someone else.
+    assert (
+        await check_out(client, world, confirmed["verification_id"], "Blake")
+    ).status_code == 409
+    r = await check_out(client, world, confirmed["verification_id"], "Alex")
+    assert r.status_code == 201, r.text
+    board = (
+        await client.get(
+            f"/api/v1/productions/{world.production_id}/custody", headers=world.h("auditor")
+        )
+    ).json()
+    mine = [c for c in board["checked_out"] if c["item_id"] == item["id"]]
+    assert [(c["performer"], c["scene"], c["take"]) for c in mine] == [("Alex", "12", "3")]
+    # Scanners do not hand weapons over.
+    denied = await client.post(
+        f"/api/v1/productions/{world.production_id}/checkouts",
+        json={"verification_id": confirmed["verification_id"], "performer": "Alex"},
+        headers=world.h("scanner"),
+    )
+    assert denied.status_code == 403
+
+
+async def test_stop_item_cannot_be_checked_out(client: AsyncTestClient[Any], world: World) -> None:
+    item = await ready_item(client, world, capability_class="blank_firing")
+    answer = await handoff_scan(client, world, item, "Alex")
+    assert answer["verdict"] == "STOP"
+    r = await check_out(client, world, answer["verification_id"], "Alex")
+    assert r.status_code == 409
+
+
+async def test_quarantined_after_scan_cannot_be_checked_out(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    scan = await handoff_scan(client, world, item, "Alex")
+    await inspect(client, world, item["id"], result="fail")
+    r = await check_out(client, world, scan["verification_id"], "Alex")
+    assert r.status_code == 409
+    assert "quarantined" in [x["code"] for x in r.json()["reasons"]]
+
+
+async def test_simultaneous_checkouts_exactly_one_wins(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    item = await ready_item(client, world)
+    first = await handoff_scan(client, world, item, "Alex")
+    second = await handoff_scan(client, world, item, "Alex")
+    results = await asyncio.gather(
+        check_out(client, world, first["verification_id"], "Alex"),
+        check_out(client, world, second["verification_id"], "Alex"),
+    )
+    assert sorted(r.status_code for r in results) == [201, 409]
+    n = await db.fetchval(
+        "SELECT count(*) FROM checkouts WHERE item_id = $1 AND in_at IS NULL", uuid.UUID(item["id"])
+    )
+    assert n == 1
+
+
+async def test_duplicate_tag_suspicion(client: AsyncTestClient[Any], world: World) -> None:
+    item = await ready_item(client, world)
+    scan = await handoff_scan(client, world, item, "Alex")
+    assert (await check_out(client, world, scan["verification_id"], "Alex")).status_code == 201
+    # Custody says Alex holds it; a scan for a hand-off to Blake means a second tag.
+    answer = await verify(
+        client, world, item["tag"]["code"], role="scanner", purpose="checkout", handoff_to="Blake"
+    )
+    assert answer["verdict"] == "STOP"
+    assert "possible_duplicate_tag" in reason_codes(answer)
+    incidents = (
+        await client.get(
+            f"/api/v1/productions/{world.production_id}/incidents", headers=world.h("auditor")
+        )
+    ).json()
+    assert any(
+        i["item_id"] == item["id"] and i["kind"] == "possible_duplicate_tag" for i in incidents
+    )
+
+
+async def test_checkin_with_after_use_inspection(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    scan = await handoff_scan(client, world, item, "Alex")
+    assert (await check_out(client, world, scan["verification_id"], "Alex")).status_code == 201
+    back = await verify(client, world, item["tag"]["code"], role="prop_master", purpose="checkin")
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/checkins",
+        json={
+            "verification_id": back["verification_id"],
+            "inspection": {"result": "fail", "notes": "barrel plug missing"},
+        },
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["in_at"] is not None
+    assert await status_of(client, world, item["id"]) == "quarantined"
+    again = await client.post(
+        f"/api/v1/productions/{world.production_id}/checkins",
+        json={"verification_id": back["verification_id"]},
+        headers=world.h("prop_master"),
+    )
+    assert again.status_code == 409
+
+
+async def test_overdue_after_wrap(client: AsyncTestClient[Any], db: Any) -> None:
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    scan = await handoff_scan(client, w, item, "Alex")
+    assert (await check_out(client, w, scan["verification_id"], "Alex")).status_code == 201
+    board = (
+        await client.get(f"/api/v1/productions/{w.production_id}/custody", headers=w.h("auditor"))
+    ).json()
+    assert board["overdue"] == 0
+    # The hand-off happened yesterday: the wrap since then makes it overdue.
+    await db.execute(
+        "UPDATE checkouts SET out_at = out_at - interval '1 day' WHERE item_id = $1",
+        uuid.UUID(item["id"]),
+    )
+    board = (
+        await client.get(f"/api/v1/productions/{w.production_id}/custody", headers=w.h("auditor"))
+    ).json()
+    assert board["overdue"] == 1
+    assert board["checked_out"][0]["overdue"] is True
+
+
+async def test_policy_changes_are_checked_and_recorded(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    w = await make_world(db, client)
+    url = f"/api/v1/productions/{w.production_id}/policy"
+    policy = (await client.get(url, headers=w.h("auditor"))).json()
+    bad = {**policy, "clearable_classes": ["non_firing_replica", "blank_firing"]}
+    r = await client.put(url, json=bad, headers=w.h("prop_master"))
+    assert r.status_code == 400
+    assert "blank_firing" in r.json()["detail"]
+    negative = {**policy, "inspection_max_age_hours": -1}
+    assert (await client.put(url, json=negative, headers=w.h("prop_master"))).status_code == 400
+    assert (await client.put(url, json=policy, headers=w.h("scanner"))).status_code == 403
+    relaxed = {**policy, "visual_confirmation_required": False}
+    r = await client.put(url, json=relaxed, headers=w.h("prop_master"))
+    assert r.status_code == 200
+    item = await ready_item(client, w)
+    answer = await verify(client, w, item["tag"]["code"])
+    assert answer["verdict"] == "CLEARED"
+    assert answer["needs_confirmation"] is False
+    kinds = await db.fetch(
+        "SELECT kind FROM events WHERE chain_id = $1 AND kind = 'policy.changed'",
+        uuid.UUID(w.production_id),
+    )
+    assert len(kinds) == 1
+
+
+async def test_offline_handoff_replay_is_stored_once(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    item = await ready_item(client, world)
+    vid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+    offline = {
+        "verdict": "CLEARED",
+        "reasons": [],
+        "needs_confirmation": True,
+        "snapshot_at": "2026-01-01T00:00:00Z",
+    }
+    body = {
+        "code": item["tag"]["code"],
+        "purpose": "checkout",
+        "handoff_to": "Alex",
+        "client_id": vid,
+        "client_time": "2026-01-01T01:00:00Z",
+        "offline": offline,
+    }
+    for _ in range(2):
+        r = await client.post("/api/v1/verify", json=body, headers=world.h("prop_master"))
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            f"/api/v1/verifications/{vid}/confirm",
+            json={"match": True},
+            headers=world.h("prop_master"),
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            f"/api/v1/productions/{world.production_id}/checkouts",
+            json={"verification_id": vid, "performer": "Alex", "client_id": cid, "offline": True},
+            headers=world.h("prop_master"),
+        )
+        assert r.status_code == 201, r.text
+    assert (
+        await db.fetchval("SELECT count(*) FROM verifications WHERE client_id = $1", uuid.UUID(vid))
+        == 1
+    )
+    assert (
+        await db.fetchval("SELECT count(*) FROM checkouts WHERE client_id = $1", uuid.UUID(cid))
+        == 1
+    )
+    method = await db.fetchval(
+        "SELECT method FROM verifications WHERE client_id = $1", uuid.UUID(vid)
+    )
+    assert method == "offline"
