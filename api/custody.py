@@ -93,7 +93,7 @@ def last_wrap(now: datetime, wrap: time, tz_name: str) -> datetime:
 
 
 def _custody(row: asyncpg.Record, **extra: Any) -> CustodyOut:
-    fields = {k: row[k] for k in row.keys() if k in CustodyOut.__struct_fields__}
+    fields = {k: v for k, v in dict(row).items() if k in CustodyOut.__struct_fields__}
     return CustodyOut(**fields, **extra)
 
 
