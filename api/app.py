@@ -21,6 +21,7 @@ from api.health import health
 from api.incidents import IncidentController
 from api.inspections import InspectionController, PolicyController
 from api.items import ItemController
+from api.label_routes import LabelController
 from api.media import MediaController, load_media_key
 from api.migrate import apply_migrations
 from api.productions import ProductionController, StudioController
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         StudioController,
         ItemController,
         TagController,
+        LabelController,
         VerifyController,
         InspectionController,
         PolicyController,

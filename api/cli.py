@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 __all__ = ["main"]
 
@@ -104,6 +105,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels(args: argparse.Namespace) -> int:
+    """Print tag labels of a production as a PDF and record the printing."""
+    from api.label_routes import LabelError, LabelRequest, print_labels_to_file
+
+    request = LabelRequest(
+        item_ids=args.items,
+        layout=args.layout,
+        only_unprinted=args.only_unprinted,
+        start_position=args.start_position,
+    )
+    out = Path(args.out)
+    try:
+        printed = asyncio.run(print_labels_to_file(_dsn(), args.production, request, out))
+    except LabelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    pages = "page" if printed.pages == 1 else "pages"
+    print(
+        f"{len(printed.codes)} labels of {printed.production_name!r} on {printed.pages} "
+        f"{printed.layout} {pages} -> {out}"
+    )
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     """Decode barcodes in image files; one JSON line per file."""
     from verifier.bench_decode import decode_file_json
@@ -167,6 +192,16 @@ def _parser() -> argparse.ArgumentParser:
     ac.add_argument("--email", required=True, help="the admin's e-mail")
     ac.add_argument("--studio", required=True, help="studio name (created if new)")
     ac.add_argument("--password", help="password (default: ask, or generate one)")
+
+    lab = add("labels", cmd_labels)
+    lab.add_argument("--production", required=True, type=UUID, help="production id")
+    lab.add_argument("--items", nargs="+", type=UUID, help="item ids (default: every active tag)")
+    lab.add_argument("--layout", default="letter-30", help="label stock (default: letter-30)")
+    lab.add_argument("--only-unprinted", action="store_true", help="skip tags printed before")
+    lab.add_argument(
+        "--start-position", type=int, default=0, help="used positions on the first sheet"
+    )
+    lab.add_argument("--out", required=True, help="where to write the PDF")
 
     dec = add("decode", cmd_decode)
     dec.add_argument("files", nargs="+", help="image files")

@@ -13,7 +13,7 @@ from api.state import services
 __all__ = ["health"]
 
 
-@get("/health", operation_id="health", tags=["health"], sync_to_thread=False)
+@get("/health", operation_id="health", tags=["health"])
 async def health(state: State) -> Response[dict[str, Any]]:
     """200 when the database answers within a second, 503 otherwise."""
     svc = services(state)

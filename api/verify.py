@@ -32,6 +32,7 @@ from api.state import Services, provide_conn, provide_principal, services
 from api.uploads import photo_out, process_uploads, read_upload, run_image_job, save_photo
 from api.verification import FactsRow, evaluate, load_facts
 from verifier import codes, rules
+from verifier.imageio import ImageRejected
 
 __all__ = ["ConfirmIn", "VerifyController", "VerifyRequest", "scan_production"]
 
@@ -195,8 +196,8 @@ class VerifyController(Controller):
         body, photo = await _parse(request, svc)
         try:
             return await self._verify(body, photo, principal, conn, svc)
-        except HTTPException:
-            raise
+        except (HTTPException, ImageRejected):
+            raise  # a 4xx about the request itself; the client shows STOP for any non-200
         except DB_DOWN as exc:
             _log.warning("verify: database unavailable: %r", exc)
             return Response(

@@ -59,3 +59,18 @@ SELECT status FROM productions WHERE id = $1;
 -- name: production_by_id_policy
 -- A production's policy JSON.
 SELECT policy FROM productions WHERE id = $1;
+
+-- name: production_by_name
+-- A studio's production by name.
+SELECT id FROM productions WHERE studio_id = $1 AND name = $2;
+
+-- name: production_item_ids
+-- Every item of a production, oldest first.
+SELECT id FROM items WHERE production_id = $1 ORDER BY created_at, id;
+
+-- name: active_tags_of_items
+-- The active tag of each item, with the item's class and status.
+SELECT t.code, t.item_id, i.capability_class, i.status
+FROM tags t JOIN items i ON i.id = t.item_id
+WHERE t.item_id = ANY($1::uuid[]) AND t.status = 'active'
+ORDER BY i.created_at, i.id;

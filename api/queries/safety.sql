@@ -122,3 +122,10 @@ FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id
 WHERE v.id = $1 OR v.client_id = $1;
+
+-- name: insert_checkout_at
+-- Demo data only: a hand-off recorded as made at a given time (to show overdue items).
+INSERT INTO checkouts (production_id, item_id, performer, scene, take, out_verification_id,
+                       out_by, out_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id;

@@ -28,3 +28,7 @@ WHERE t.production_id = $1
   AND ($2::boolean IS NULL OR (t.first_printed_at IS NULL) = $2)
   AND ($3::text IS NULL OR t.status = $3)
 ORDER BY t.issued_at, t.id;
+
+-- name: active_tag_code
+-- The code of an item's active tag.
+SELECT code FROM tags WHERE item_id = $1 AND status = 'active';
