@@ -171,3 +171,48 @@ def artifacts_dir() -> Path:
     """Where browser tests save screenshots (git-ignored)."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_DIR
+
+
+# ------------------------------------------------------------------ the real server
+# Browser tests of the app itself run against the real API and database (issue 7, 10).
+
+
+@pytest.fixture(scope="session")
+def live_server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of the app (API + PWA at /) running in granian on the test database."""
+    from tests.pwa.live import run_server
+
+    with run_server(database, tmp_path_factory.mktemp("live-var")) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+async def live_world(live_server: str, database: str) -> Any:
+    """A production with a prop master, a scanner, an auditor and a few items:
+    "Cast revolver" (inspected replica: CLEARED after confirmation), "Blank pistol"
+    (restricted class), "Rubber rifle" (its tag revoked)."""
+    import httpx
+
+    from tests.pwa.live import seed_world
+
+    world = await seed_world(live_server, database)
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        await world.register(client, "Cast revolver", marks=["Chipped left grip", "Blue dot"])
+        await world.register(client, "Blank pistol", "blank_firing")
+        rifle = await world.register(client, "Rubber rifle")
+        r = await client.post(
+            f"/api/v1/tags/{rifle['tag']['id']}/revoke", headers=world.h("prop_master")
+        )
+        assert r.status_code == 200, r.text
+    return world
+
+
+async def sign_in(page: Any, base: str, email: str, password: str | None = None) -> None:
+    """Sign in through the app's own form and wait for the home screen."""
+    from tests.pwa.live import PASSWORD
+
+    await page.goto(f"{base}/#/sign-in")
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(password or PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_selector("#scan-button, #tile-audit", timeout=15_000)

@@ -1,0 +1,171 @@
+// The offline outbox: requests made while the server could not be reached, replayed in
+// order when it can. Shaped after Workbox's background-sync queue:
+//  - FIFO in IndexedDB; each entry carries a client-made id (crypto.randomUUID) and the
+//    time it was made, and the server stores each client id once, so replaying twice
+//    stores once;
+//  - replayed on the `online` event, at app start and on the service worker's `sync`;
+//  - an entry leaves the queue only when the server has answered it; when replay fails
+//    (no network, server error) the entry stays at the front and replay stops.
+// A later entry may name an earlier one's server id before it exists ("ref:<client id>"
+// in its path or body): the verification id of an offline scan, say. Replay fills it in
+// from the ids the server gave back.
+// A request the server refuses outright (4xx other than 401/408/429) would block the
+// queue for ever; it moves to a "refused" list that the screen shows, never silently lost.
+
+import { kv, withStore, idbRequest } from "./db.js";
+import { Api, ApiError, NetworkError } from "./api.js";
+
+const IDS = "outbox-ids";
+const REFUSED = "outbox-refused";
+const CHANNEL = "propcheck-outbox";
+const RETRYABLE = new Set([401, 408, 425, 429]);
+
+function channel() {
+  return typeof BroadcastChannel === "function" ? new BroadcastChannel(CHANNEL) : null;
+}
+
+/** Replace "ref:<uuid>" strings (whole values) with the server ids known so far. */
+function resolveRefs(value, ids) {
+  if (typeof value === "string") {
+    return value.replace(/ref:([0-9a-f-]{36})/g, (whole, id) => ids[id] ?? id);
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, ids));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveRefs(v, ids)]));
+  }
+  return value;
+}
+
+export class Outbox {
+  /** @param {() => Promise<string|null>} token  the bearer token at replay time */
+  constructor(token) {
+    this.token = token;
+    this.listeners = new Set();
+    this.replaying = null;
+    this.bc = channel();
+    if (this.bc) this.bc.onmessage = () => this.notify(false);
+  }
+
+  /**
+   * Queue a request. `entry`: { method, path, json, label, ref? }; `ref` is this
+   * entry's client id when later entries may name it as "ref:<id>".
+   * Returns the stored entry.
+   */
+  async add(entry) {
+    const stored = {
+      id: entry.id ?? crypto.randomUUID(),
+      created_at: new Date().toISOString(),
+      method: entry.method ?? "POST",
+      path: entry.path,
+      json: entry.json,
+      label: entry.label ?? entry.path,
+      ref: entry.ref ?? null,
+    };
+    await withStore("outbox", "readwrite", (s) => idbRequest(s.add(stored)));
+    this.notify(true);
+    // Ask the browser to wake the service worker when the network is back.
+    try {
+      const reg = await navigator.serviceWorker?.ready;
+      await reg?.sync?.register("outbox");
+    } catch {
+      // No Background Sync (or no permission): `online` and app start still replay.
+    }
+    return stored;
+  }
+
+  /** Every waiting entry, oldest first. */
+  entries() {
+    return withStore("outbox", "readonly", (s) => idbRequest(s.getAll()));
+  }
+
+  async count() {
+    return withStore("outbox", "readonly", (s) => idbRequest(s.count()));
+  }
+
+  async refused() {
+    return (await kv.get(REFUSED)) ?? [];
+  }
+
+  async clearRefused() {
+    await kv.delete(REFUSED);
+    this.notify(true);
+  }
+
+  /** Server id for a client id once its entry has been replayed (else null). */
+  async serverId(clientId) {
+    const ids = (await kv.get(IDS)) ?? {};
+    return ids[clientId] ?? null;
+  }
+
+  onChange(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  notify(broadcast) {
+    for (const fn of this.listeners) fn();
+    if (broadcast && this.bc) this.bc.postMessage("changed");
+  }
+
+  /**
+   * Send waiting entries in order until the queue is empty or one fails.
+   * Resolves to { sent, left, error }. Only one replay runs at a time across the page
+   * and the service worker (Web Locks), so an entry is never sent twice at once.
+   */
+  replay() {
+    if (!this.replaying) {
+      const run = () => this.replayLocked();
+      const locked = navigator.locks
+        ? navigator.locks.request("propcheck-outbox", run)
+        : run();
+      this.replaying = locked.finally(() => {
+        this.replaying = null;
+      });
+    }
+    return this.replaying;
+  }
+
+  async replayLocked() {
+    const api = new Api(() => this.currentToken);
+    this.currentToken = await this.token();
+    let sent = 0;
+    let error = null;
+    if (!this.currentToken) return { sent, left: await this.count(), error: "signed out" };
+    for (;;) {
+      const first = await withStore("outbox", "readonly", (s) =>
+        idbRequest(s.openCursor()).then((c) => (c ? c.value : null)),
+      );
+      if (!first) break;
+      const ids = (await kv.get(IDS)) ?? {};
+      const path = resolveRefs(first.path, ids);
+      const json = resolveRefs(first.json, ids);
+      let answer;
+      try {
+        answer = await api.request(first.method, path, { json, timeout: 15000 });
+      } catch (e) {
+        if (e instanceof ApiError && !RETRYABLE.has(e.status) && e.status < 500) {
+          const refused = (await kv.get(REFUSED)) ?? [];
+          refused.push({ ...first, status: e.status, detail: e.body?.detail ?? e.message });
+          await kv.set(REFUSED, refused);
+          await withStore("outbox", "readwrite", (s) => idbRequest(s.delete(first.seq)));
+          this.notify(true);
+          continue;
+        }
+        // Stays at the front; the next `online`, start or sync tries again.
+        error = e instanceof NetworkError ? "offline" : e.message;
+        break;
+      }
+      if (first.ref) {
+        const serverId = answer?.verification_id ?? answer?.id ?? null;
+        if (serverId) {
+          ids[first.ref] = serverId;
+          await kv.set(IDS, ids);
+        }
+      }
+      await withStore("outbox", "readwrite", (s) => idbRequest(s.delete(first.seq)));
+      sent += 1;
+      this.notify(true);
+    }
+    return { sent, left: await this.count(), error };
+  }
+}

@@ -1,0 +1,107 @@
+// The production snapshot kept on the phone for offline verdicts (GET .../snapshot),
+// and the rules.js Facts built from it for one scanned code.
+
+import { kv } from "./db.js";
+import { parse } from "./codes.js";
+import { parseTime } from "./rules.js";
+
+const key = (productionId) => `snapshot:${productionId}`;
+
+export class SnapshotStore {
+  constructor(api) {
+    this.api = api;
+  }
+
+  /** The stored snapshot of a production, or null. */
+  get(productionId) {
+    return kv.get(key(productionId)).then((s) => s ?? null);
+  }
+
+  /**
+   * Fetch and store the production's snapshot; then warm the photo cache (the
+   * service worker keeps /media/ responses) so the verdict screen shows photos offline.
+   */
+  async sync(productionId) {
+    const snapshot = await this.api.get(`/api/v1/productions/${productionId}/snapshot`, {
+      timeout: 20000,
+    });
+    snapshot.received_at = new Date().toISOString();
+    await kv.set(key(productionId), snapshot);
+    this.warmPhotos(snapshot);
+    return snapshot;
+  }
+
+  warmPhotos(snapshot) {
+    const urls = snapshot.items.flatMap((i) => [i.thumb_url, i.display_url]).filter(Boolean);
+    // One at a time, in the background: a set's phone has better things to do.
+    (async () => {
+      for (const url of urls) {
+        try {
+          await fetch(url, { credentials: "omit" });
+        } catch {
+          return;
+        }
+      }
+    })();
+  }
+
+  /** Snapshot age in hours at `now` (ms since epoch), from the server's taken_at. */
+  static ageHours(snapshot, now = Date.now()) {
+    return (now - parseTime(snapshot.taken_at) / 1000) / 3_600_000;
+  }
+}
+
+/**
+ * Facts for rules.decide() from a snapshot: exactly what the server would gather,
+ * limited to what the phone knows. An unknown code (or another production's) has no
+ * tag here and is STOP unknown_code; a missing snapshot is STOP offline_no_snapshot.
+ */
+export function offlineFacts(snapshot, text, { handoffTo = null, visualMatch = null, now = new Date() } = {}) {
+  const facts = {
+    now: now.toISOString(),
+    offline: true,
+    handoff_to: handoffTo,
+    visual_match: visualMatch,
+  };
+  let code = null;
+  try {
+    code = parse(text);
+  } catch (error) {
+    facts.scan_problem = error.problem ?? "bad_format";
+  }
+  if (!snapshot) return { facts, tag: null, item: null };
+  facts.snapshot_at = snapshot.taken_at;
+  facts.policy = snapshot.policy;
+  facts.production_archived = snapshot.production_status === "archived";
+  if (code === null) return { facts, tag: null, item: null };
+  const tag = snapshot.tags.find((t) => t.code === code) ?? null;
+  const item = tag ? snapshot.items.find((i) => i.id === tag.item_id) ?? null : null;
+  if (tag) facts.tag = { status: tag.status, same_production: true };
+  if (item) {
+    facts.item = {
+      status: item.status,
+      capability_class: item.capability_class,
+      has_evidence: item.has_evidence,
+      last_passed_inspection_at: item.last_passed_inspection_at,
+      last_incident_at: item.last_incident_at,
+      open_incidents: item.open_incidents,
+      checked_out_to: item.checked_out_to,
+    };
+  }
+  return { facts, tag, item };
+}
+
+/** The verification's item view (as the server sends it) from a snapshot item. */
+export function itemView(item) {
+  if (!item) return null;
+  return {
+    id: item.id,
+    name: item.name,
+    capability_class: item.capability_class,
+    status: item.status,
+    distinctive_marks: item.distinctive_marks,
+    make: item.make,
+    model: item.model,
+    photos: item.display_url ? [{ thumb_url: item.thumb_url, display_url: item.display_url }] : [],
+  };
+}
