@@ -14,22 +14,106 @@ from tests.pwa.fakecam import write_tag_video
 pytestmark = pytest.mark.browser
 
 
-async def _type_code(page: Any, code: str) -> None:
-    await page.goto(page.url.split("#")[0] + "#/scan")
+async def _type_code(page: Any, base: str, code: str) -> None:
+    await page.goto(f"{base}/#/scan")
     await page.locator("#code-input").fill(code)
     await page.get_by_role("button", name="Check this code").click()
+    await page.locator("#verdict-word").wait_for()
 
 
-async def test_typed_code_of_a_restricted_item_is_stop_with_its_reason(
+async def _reasons(page: Any) -> list[str]:
+    texts: list[str] = await page.locator(".reason-list li").all_inner_texts()
+    return texts
+
+
+async def test_restricted_item_is_stop_with_its_reason(
     phone_page: Any, live_server: str, live_world: Any, artifacts_dir: Path
 ) -> None:
     await sign_in(phone_page, live_server, live_world.emails["scanner"])
-    await _type_code(phone_page, live_world.code("Blank pistol"))
-    word = phone_page.locator("#verdict-word")
-    await word.wait_for()
-    assert await word.inner_text() == "STOP"
-    reasons = phone_page.locator(".reason-list li")
-    assert "This item can fire or is restricted." in await reasons.all_inner_texts().__await__().__next__() if False else True
-    texts = await reasons.all_inner_texts()
-    assert "This item can fire or is restricted. Only the armorer may handle it." in texts
-    await phone_page.screenshot(path=str(artifacts_dir / "verdict-stop.png"), full_page=False)
+    await _type_code(phone_page, live_server, live_world.code("Blank pistol"))
+    assert await phone_page.locator("#verdict-word").inner_text() == "STOP"
+    assert "This item can fire or is restricted. Only the armorer may handle it." in (
+        await _reasons(phone_page)
+    )
+    # The registered photo is there to compare, and no "Matches" button on a STOP.
+    assert await phone_page.locator(".photos img").count() == 1
+    assert await phone_page.get_by_role("button", name="Matches").count() == 0
+    await phone_page.screenshot(path=str(artifacts_dir / "verdict-stop.png"))
+
+
+async def test_revoked_tag_is_stop_with_its_reason(
+    phone_page: Any, live_server: str, live_world: Any
+) -> None:
+    await sign_in(phone_page, live_server, live_world.emails["scanner"])
+    await _type_code(phone_page, live_server, live_world.code("Rubber rifle"))
+    assert await phone_page.locator("#verdict-word").inner_text() == "STOP"
+    assert await _reasons(phone_page) == ["This tag was revoked. Its item must carry a new tag."]
+
+
+async def test_typing_a_code_gives_live_check_character_feedback(
+    phone_page: Any, live_server: str, live_world: Any, artifacts_dir: Path
+) -> None:
+    await sign_in(phone_page, live_server, live_world.emails["scanner"])
+    await phone_page.goto(f"{live_server}/#/scan")
+    code = live_world.code("Cast revolver")
+    box = phone_page.locator("#code-input")
+    feedback = phone_page.locator("#code-feedback")
+    button = phone_page.get_by_role("button", name="Check this code")
+    await box.fill(code[:10])
+    assert await feedback.inner_text() == "8 more characters to type."
+    assert await button.is_disabled()
+    wrong = code[:-1] + ("X" if code[-1] != "X" else "Y")
+    await box.fill(wrong)
+    assert "does not check out" in await feedback.inner_text()
+    assert await box.get_attribute("aria-invalid") == "true"
+    await phone_page.screenshot(path=str(artifacts_dir / "scan-typing-error.png"))
+    await box.fill(code.lower())
+    assert "checks out" in await feedback.inner_text()
+    assert await button.is_enabled()
+
+
+async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
+    live_server: str, live_world: Any, artifacts_dir: Path, tmp_path: Path
+) -> None:
+    """Chromium's fake camera plays a video of the tag's QR: the app reads it with the
+    WebAssembly decoder (no BarcodeDetector on Linux), asks for the visual check, and
+    answers CLEARED once the person says it matches."""
+    from playwright.async_api import async_playwright
+
+    video = write_tag_video(tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"])
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=_chromium_executable(),
+            headless=True,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        try:
+            context = await browser.new_context(**PHONE, permissions=["camera"])
+            context.set_default_timeout(15_000)
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await sign_in(page, live_server, live_world.emails["scanner"])
+            await page.locator("#scan-button").click()
+            word = page.locator("#verdict-word")
+            await word.wait_for(timeout=20_000)
+            assert await page.locator(".camera-box").count() == 0
+            assert await word.inner_text() == "CHECK THE ITEM"
+            assert await page.locator(".marks li").all_inner_texts() == [
+                "Chipped left grip",
+                "Blue dot",
+            ]
+            await page.screenshot(path=str(artifacts_dir / "verdict-check.png"))
+            await page.get_by_role("button", name="Matches").click()
+            await page.wait_for_function(
+                "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
+            )
+            await page.screenshot(path=str(artifacts_dir / "verdict-cleared.png"))
+            assert errors == []
+        finally:
+            await browser.close()

@@ -1,0 +1,153 @@
+// Register an item (prop master): photos from the camera, downscaled on the phone;
+// what it can do (capability class, never what it is called); marks to compare by
+// eye; deactivation evidence when needed. A new tag is issued with it.
+
+import { h, field, notice, errorText, CLASS_LABELS, CLASS_HELP } from "./dom.js";
+import { downscale } from "../photos.js";
+import { CLASSES } from "../rules.js";
+
+const lines = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
+
+export class RegisterView {
+  constructor(app) {
+    this.app = app;
+    this.photos = [];
+  }
+
+  render(root) {
+    this.root = root;
+    const f = (this.f = {
+      name: h("input", { type: "text", required: true, maxlength: 200, autocomplete: "off", id: "reg-name" }),
+      make: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-make" }),
+      model: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-model" }),
+      serial: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-serial" }),
+      marks: h("textarea", { maxlength: 6000, id: "reg-marks" }),
+      keywords: h("input", { type: "text", maxlength: 2000, autocomplete: "off", id: "reg-keywords" }),
+      description: h("textarea", { maxlength: 5000, id: "reg-description" }),
+      cert: h("input", { type: "text", maxlength: 200, id: "reg-cert" }),
+      issuer: h("input", { type: "text", maxlength: 200, id: "reg-issuer" }),
+      date: h("input", { type: "date", id: "reg-date" }),
+      files: h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true, id: "reg-photos", class: "visually-hidden", onchange: () => this.addPhotos() }),
+    });
+    this.thumbs = h("div", { class: "thumbs", "aria-live": "polite" });
+    this.evidence = h(
+      "fieldset",
+      { hidden: true, id: "evidence" },
+      h("legend", {}, "Deactivation evidence (required)"),
+      field("Certificate number", f.cert),
+      field("Issued by", f.issuer),
+      field("Date", f.date),
+    );
+    this.msg = h("div", { "aria-live": "polite" });
+    this.submitBtn = h("button", { class: "btn btn-primary", type: "submit" }, "Register and issue a tag");
+    root.replaceChildren(
+      h(
+        "form",
+        { class: "narrow", onsubmit: (e) => (e.preventDefault(), this.submit()) },
+        h("h1", {}, "Register an item"),
+        h(
+          "div",
+          { class: "card" },
+          h("h2", {}, "Photos"),
+          h("p", { class: "help" }, "All sides, and every mark someone could check by eye. Made smaller on this phone before sending."),
+          this.thumbs,
+          h("label", { for: "reg-photos", class: "btn", role: "button", tabindex: "0", onkeydown: (e) => (e.key === "Enter" || e.key === " ") && f.files.click() }, "Take or add photos"),
+          f.files,
+        ),
+        field("Name", f.name, "As the crew call it, e.g. “Sheriff's revolver (hero)”."),
+        h(
+          "fieldset",
+          {},
+          h("legend", {}, "What can it do?"),
+          CLASSES.map((c, i) =>
+            h(
+              "label",
+              { class: "choice" },
+              h("input", { type: "radio", name: "capability_class", value: c, required: true, checked: i === 0, onchange: () => this.classChanged() }),
+              h("span", {}, CLASS_LABELS[c], h("small", {}, CLASS_HELP[c])),
+            ),
+          ),
+        ),
+        this.evidence,
+        field("Distinctive marks", f.marks, "One per line: scratches, paint, stickers. People compare these before a hand-off."),
+        h("div", { class: "filters" }, field("Make", f.make), field("Model", f.model)),
+        field("Serial number", f.serial),
+        field("Keywords", f.keywords, "Comma-separated, for search."),
+        field("Description", f.description),
+        this.msg,
+        this.submitBtn,
+      ),
+    );
+  }
+
+  get capabilityClass() {
+    return this.root.querySelector("input[name=capability_class]:checked")?.value;
+  }
+
+  classChanged() {
+    const deactivated = this.capabilityClass === "deactivated";
+    this.evidence.hidden = !deactivated;
+    for (const el of [this.f.cert, this.f.issuer, this.f.date]) el.required = deactivated;
+  }
+
+  async addPhotos() {
+    const files = [...(this.f.files.files ?? [])];
+    this.f.files.value = "";
+    for (const file of files) {
+      if (this.photos.length >= 10) break;
+      try {
+        const blob = await downscale(file);
+        this.photos.push(blob);
+        const url = URL.createObjectURL(blob);
+        this.thumbs.append(h("img", { src: url, alt: `Photo ${this.photos.length} to upload` }));
+      } catch {
+        this.msg.replaceChildren(notice("One photo could not be read; take it again.", "error"));
+      }
+    }
+  }
+
+  async submit() {
+    const f = this.f;
+    const body = {
+      name: f.name.value.trim(),
+      capability_class: this.capabilityClass,
+      make: f.make.value.trim(),
+      model: f.model.value.trim(),
+      serial: f.serial.value.trim(),
+      description: f.description.value.trim(),
+      distinctive_marks: lines(f.marks.value),
+      keywords: lines(f.keywords.value),
+    };
+    if (body.capability_class === "deactivated") {
+      body.evidence = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
+    }
+    const form = new FormData();
+    form.append("item", JSON.stringify(body));
+    this.photos.forEach((blob, i) => form.append("photos", blob, `photo-${i + 1}.jpg`));
+    this.submitBtn.disabled = true;
+    this.msg.replaceChildren(notice(this.photos.length ? `Sending ${this.photos.length} photo(s)…` : "Saving…"));
+    try {
+      const item = await this.app.call((api) => api.postForm(`/api/v1/productions/${this.app.productionId}/items`, form));
+      this.app.syncSnapshot(); // the new tag verifies offline too
+      this.done(item);
+    } catch (error) {
+      this.msg.replaceChildren(notice(errorText(error), "error"));
+      this.submitBtn.disabled = false;
+    }
+  }
+
+  done(item) {
+    this.root.replaceChildren(
+      h(
+        "div",
+        { class: "narrow", id: "registered" },
+        h("h1", {}, "Registered"),
+        notice(`${item.name} is registered with ${item.photos.length} photo(s).`, "ok"),
+        item.tag ? h("p", {}, "Tag: ", h("strong", { class: "code-text", id: "new-tag" }, item.tag.display)) : null,
+        h("p", { class: "help" }, "It must pass an inspection before it can be cleared."),
+        h("a", { class: "btn btn-primary", href: `#/item/${item.id}` }, "Open the item (inspect, print label)"),
+        h("a", { class: "btn", href: "#/register", onclick: () => this.app.route() }, "Register another"),
+      ),
+    );
+  }
+}
