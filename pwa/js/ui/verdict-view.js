@@ -69,7 +69,10 @@ export class VerdictView {
 
     const item = r.item ? this.itemCard(r.item) : null;
     const actions = this.actions();
-    this.root.replaceChildren(h("div", { class: "verdict-screen" }, banner, reasons, item, actions));
+    // The visual check keeps its buttons under the thumb after the photos; a final
+    // verdict puts its next step right under the reasons, above the details.
+    const order = state === "check" ? [banner, item, actions] : [banner, reasons, actions, item];
+    this.root.replaceChildren(h("div", { class: "verdict-screen" }, ...order));
     this.root.querySelector(".verdict-word")?.focus?.();
   }
 

@@ -1,0 +1,141 @@
+"""Offline on set: the app shell opens with no network, scans decide from the synced
+snapshot, hand-offs wait in the outbox and reach the server once, however often they
+are replayed (issue 7, items 1, 7 and 10c-d)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.pwa.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+WASM = "/vendor/zxing-wasm-3.1.4/reader/zxing_reader.wasm"
+
+
+async def _controlled(page: Any) -> None:
+    """Wait until the service worker is active and controls the page."""
+    await page.evaluate("async () => { await navigator.serviceWorker.ready; }")
+    if not await page.evaluate("() => Boolean(navigator.serviceWorker.controller)"):
+        await page.reload()
+    await page.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
+
+
+async def test_app_shell_and_decoder_load_with_the_network_off(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any, artifacts_dir: Path
+) -> None:
+    await sign_in(phone_page, live_server, live_world.emails["scanner"])
+    await _controlled(phone_page)
+    # The decoder's wasm is cached by the service worker, not fetched from a CDN.
+    assert await phone_page.evaluate(f"async () => Boolean(await caches.match('{WASM}'))")
+    await phone_context.set_offline(True)
+    await phone_page.reload()
+    await phone_page.locator("#scan-button").wait_for()
+    banner = phone_page.locator("#offline-banner")
+    assert (await banner.inner_text()).startswith("Offline — data from ")
+    await phone_page.screenshot(path=str(artifacts_dir / "home-offline.png"))
+    # Every screen's module comes from the cache too.
+    await phone_page.goto(f"{live_server}/#/scan")
+    await phone_page.locator("#code-input").wait_for()
+    await phone_context.set_offline(False)
+
+
+async def _count(conn: asyncpg.Connection, sql: str, *args: Any) -> int:
+    value: int = await conn.fetchval(sql, *args)
+    return value
+
+
+async def test_offline_handoff_is_queued_and_stored_exactly_once(
+    phone_context: Any,
+    phone_page: Any,
+    live_server: str,
+    live_world: Any,
+    database: str,
+    artifacts_dir: Path,
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        item = await live_world.register(client, "Foam shotgun")
+    code = item["tag"]["code"]
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["prop_master"])  # syncs the snapshot
+
+    await page.goto(f"{live_server}/#/custody/out")
+    await page.get_by_label("Performer").fill("Ana Ruiz")
+    await page.get_by_label("Scene").fill("12")
+    await page.get_by_label("Take").fill("3")
+    await page.get_by_role("button", name="Scan the item").click()
+    await page.locator("#code-input").wait_for()
+
+    await phone_context.set_offline(True)
+    await page.locator("#code-input").fill(code)
+    await page.get_by_role("button", name="Check this code").click()
+    word = page.locator("#verdict-word")
+    await word.wait_for()
+    assert await word.inner_text() == "CHECK THE ITEM"
+    assert (await page.locator(".verdict-offline").inner_text()).startswith(
+        "Offline verdict — data from "
+    )
+    await page.get_by_role("button", name="Matches").click()
+    await page.wait_for_function(
+        "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
+    )
+    await page.screenshot(path=str(artifacts_dir / "verdict-cleared-offline.png"))
+    await page.get_by_role("button", name="Hand over to Ana Ruiz — record it").click()
+    await page.get_by_text("saved on this phone").wait_for()
+    outbox = page.locator("#outbox-count")
+    assert await outbox.inner_text() == "3 records waiting to send"
+    await page.screenshot(path=str(artifacts_dir / "handoff-queued-offline.png"))
+    queued = await page.evaluate("() => window.propcheck.outbox.entries()")
+    assert [e["path"].rsplit("/", 1)[-1] for e in queued] == ["verify", "confirm", "checkouts"]
+
+    conn = await asyncpg.connect(database)
+    try:
+        assert await _count(conn, "SELECT count(*) FROM checkouts WHERE item_id = $1", item["id"]) == 0
+
+        await phone_context.set_offline(False)  # fires `online`: the outbox replays
+        await outbox.wait_for(state="detached", timeout=15_000)
+
+        async def stored() -> tuple[int, int, int]:
+            v = await _count(
+                conn,
+                "SELECT count(*) FROM verifications WHERE item_id = $1 AND offline",
+                item["id"],
+            )
+            c = await _count(
+                conn,
+                "SELECT count(*) FROM confirmations f JOIN verifications v"
+                " ON v.id = f.verification_id WHERE v.item_id = $1 AND f.match",
+                item["id"],
+            )
+            o = await _count(
+                conn,
+                "SELECT count(*) FROM checkouts WHERE item_id = $1 AND performer = 'Ana Ruiz'"
+                " AND scene = '12' AND take = '3'",
+                item["id"],
+            )
+            return v, c, o
+
+        assert await stored() == (1, 1, 1)
+
+        # Replaying the same entries again (a phone that lost the answers) stores nothing new.
+        ids = await page.evaluate(
+            "async () => (await import('/js/db.js')).kv.get('outbox-ids')"
+        )
+        token = await page.evaluate("() => window.propcheck.session.token")
+        async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+            for entry in queued:
+                path, body = entry["path"], entry["json"]
+                for client_id, server_id in ids.items():
+                    path = path.replace(f"ref:{client_id}", server_id)
+                    if body.get("verification_id") == f"ref:{client_id}":
+                        body["verification_id"] = server_id
+                r = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code < 300, (path, r.text)
+        assert await stored() == (1, 1, 1)
+    finally:
+        await conn.close()
