@@ -186,6 +186,9 @@ class App {
   }
 
   showVerdict(result, options = {}) {
+    // A verdict has no route of its own (it cannot be rebuilt from a URL), but moving the
+    // hash off the scan route makes any link back to #/scan a real navigation.
+    history.replaceState(null, "", "#/verdict");
     return this.show(new VerdictView(this, result, options));
   }
 

@@ -17,7 +17,10 @@ async def serious_violations(page: Any) -> list[dict[str, Any]]:
     result = await page.evaluate(
         """async () => {
           const r = await axe.run(document, {
-            runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+            runOnly: {
+              type: 'tag',
+              values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'],
+            },
           });
           return r.violations.map((v) => ({
             id: v.id, impact: v.impact, help: v.help,

@@ -95,7 +95,9 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
 
     conn = await asyncpg.connect(database)
     try:
-        assert await _count(conn, "SELECT count(*) FROM checkouts WHERE item_id = $1", item["id"]) == 0
+        assert (
+            await _count(conn, "SELECT count(*) FROM checkouts WHERE item_id = $1", item["id"]) == 0
+        )
 
         await phone_context.set_offline(False)  # fires `online`: the outbox replays
         await outbox.wait_for(state="detached", timeout=15_000)
@@ -123,9 +125,7 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
         assert await stored() == (1, 1, 1)
 
         # Replaying the same entries again (a phone that lost the answers) stores nothing new.
-        ids = await page.evaluate(
-            "async () => (await import('/js/db.js')).kv.get('outbox-ids')"
-        )
+        ids = await page.evaluate("async () => (await import('/js/db.js')).kv.get('outbox-ids')")
         token = await page.evaluate("() => window.propcheck.session.token")
         async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
             for entry in queued:

@@ -25,7 +25,9 @@ async def test_register_an_item_with_a_photo_downscaled_on_the_phone(
     assert await page.locator("#evidence").is_visible()  # evidence is asked for
     await page.get_by_label("Non-firing replica").check()
     assert not await page.locator("#evidence").is_visible()
-    await page.get_by_label("Distinctive marks").fill("Scratch on barrel\nRed thread on trigger guard")
+    await page.get_by_label("Distinctive marks").fill(
+        "Scratch on barrel\nRed thread on trigger guard"
+    )
     # A 4000 px photo, as a phone camera takes; the page makes it at most 1600 px.
     await page.locator("#reg-photos").set_input_files(
         {"name": "camera.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(4000, 3000)}

@@ -80,7 +80,9 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
     answers CLEARED once the person says it matches."""
     from playwright.async_api import async_playwright
 
-    video = write_tag_video(tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"])
+    video = write_tag_video(
+        tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"]
+    )
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=_chromium_executable(),
