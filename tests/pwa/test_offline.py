@@ -139,3 +139,87 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
         assert await stored() == (1, 1, 1)
     finally:
         await conn.close()
+
+
+async def test_offline_scan_with_a_snapshot_older_than_policy_is_stop(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any, artifacts_dir: Path
+) -> None:
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    # Age the stored snapshot past the policy's 8 hours, as a phone left in a truck would.
+    await page.evaluate(
+        """async (pid) => {
+          const { kv } = await import('/js/db.js');
+          const snap = await kv.get(`snapshot:${pid}`);
+          snap.taken_at = new Date(Date.now() - 9 * 3600 * 1000).toISOString();
+          await kv.set(`snapshot:${pid}`, snap);
+        }""",
+        live_world.production_id,
+    )
+    await phone_context.set_offline(True)
+    await page.goto(f"{live_server}/#/scan")
+    await page.locator("#code-input").fill(live_world.code("Cast revolver"))
+    await page.get_by_role("button", name="Check this code").click()
+    await page.locator("#verdict-word").wait_for()
+    assert await page.locator("#verdict-word").inner_text() == "STOP"
+    reasons = await page.locator(".reason-list li").all_inner_texts()
+    assert reasons == ["Offline data on this phone is too old to trust."]
+    assert "Too old" in await page.locator("#offline-banner").inner_text()
+    await page.screenshot(path=str(artifacts_dir / "verdict-stop-stale-offline.png"))
+    await phone_context.set_offline(False)
+
+
+async def test_failed_replay_keeps_the_entry_at_the_front_and_stops(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any, database: str
+) -> None:
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    pid = live_world.production_id
+    sent_bodies: list[str] = []
+
+    async def unavailable(route: Any) -> None:
+        sent_bodies.append(route.request.post_data or "")
+        await route.fulfill(status=503, json={"status_code": 503, "detail": "down"})
+
+    # On the context, so that the service worker's Background Sync replay is refused too.
+    pattern = "**/api/v1/productions/*/incidents"
+    await phone_context.route(pattern, unavailable)
+    ids = await page.evaluate(
+        """async (pid) => {
+          const outbox = window.propcheck.outbox;
+          const ids = [crypto.randomUUID(), crypto.randomUUID()];
+          for (const [i, id] of ids.entries()) {
+            await outbox.add({
+              path: `/api/v1/productions/${pid}/incidents`,
+              json: { kind: 'other', description: `queued ${i}`, client_id: id },
+              label: `report ${i}`,
+            });
+          }
+          return ids;
+        }""",
+        pid,
+    )
+    result = await page.evaluate("() => window.propcheck.outbox.replay()")
+    assert result["sent"] == 0
+    assert result["left"] == 2
+    # Every attempt stopped at the first entry; the second was never tried.
+    assert sent_bodies
+    assert all("queued 0" in body for body in sent_bodies)
+    labels = await page.evaluate(
+        "async () => (await window.propcheck.outbox.entries()).map(e => e.label)"
+    )
+    assert labels == ["report 0", "report 1"]
+
+    await phone_context.unroute(pattern)
+    result = await page.evaluate("() => window.propcheck.outbox.replay()")
+    assert result["left"] == 0
+    conn = await asyncpg.connect(database)
+    try:
+        rows = await conn.fetch(
+            "SELECT description FROM incidents WHERE client_id = ANY($1::uuid[])"
+            " ORDER BY created_at",
+            ids,
+        )
+    finally:
+        await conn.close()
+    assert [r["description"] for r in rows] == ["queued 0", "queued 1"]

@@ -119,3 +119,49 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_does_not_match_is_stop_and_reports_the_incident(
+    phone_page: Any, live_server: str, live_world: Any, database: str
+) -> None:
+    import asyncpg
+    import httpx
+
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        item = await live_world.register(client, "Rubber knife")
+    await sign_in(phone_page, live_server, live_world.emails["scanner"])
+    await _type_code(phone_page, live_server, item["tag"]["code"])
+    await phone_page.get_by_role("button", name="Does not match").click()
+    await phone_page.wait_for_function(
+        "() => document.querySelector('#verdict-word')?.textContent === 'STOP'"
+    )
+    assert "The item in hand does not match the registered photos and marks." in await _reasons(
+        phone_page
+    )
+    conn = await asyncpg.connect(database)
+    try:
+        row = await conn.fetchrow(
+            "SELECT i.status, (SELECT count(*) FROM incidents n WHERE n.item_id = i.id"
+            " AND n.kind = 'mismatch') AS n FROM items i WHERE i.id = $1",
+            item["id"],
+        )
+    finally:
+        await conn.close()
+    assert (row["status"], row["n"]) == ("quarantined", 1)
+
+
+async def test_send_photo_is_verified_by_the_server(
+    phone_page: Any, live_server: str, live_world: Any, tmp_path: Path
+) -> None:
+    import segno
+
+    photo = tmp_path / "tag.png"
+    segno.make_qr(live_world.code("Blank pistol"), error="m").save(str(photo), scale=8, border=4)
+    await sign_in(phone_page, live_server, live_world.emails["scanner"])
+    await phone_page.goto(f"{live_server}/#/scan")
+    await phone_page.locator("#photo-input").set_input_files(str(photo))
+    await phone_page.locator("#verdict-word").wait_for(timeout=20_000)
+    assert await phone_page.locator("#verdict-word").inner_text() == "STOP"
+    assert "This item can fire or is restricted. Only the armorer may handle it." in (
+        await _reasons(phone_page)
+    )
