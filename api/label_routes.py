@@ -49,8 +49,11 @@ __all__ = [
 MAX_LABELS = 1000
 
 
-class LabelRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """Which labels to print, and on what stock."""
+class LabelRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which labels to print, and on what stock.
+
+    Unknown fields are refused: a misspelt ``item_ids`` must not print every tag.
+    """
 
     #: Items to print, in this order; ``null`` means every active tag of the production.
     item_ids: Annotated[list[UUID], msgspec.Meta(max_length=MAX_LABELS)] | None = None

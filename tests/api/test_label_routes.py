@@ -296,6 +296,9 @@ async def test_requests_that_cannot_print_are_400_with_a_reason(
     assert r.status_code == 400 and "empty" in r.json()["detail"]
     r = await _print(client, world, pid, item_ids=["not-a-uuid"])
     assert r.status_code == 400
+    # A misspelt field must not fall back to "every tag of the production".
+    r = await _print(client, world, pid, item_id=[tagged["id"]])
+    assert r.status_code == 400
     assert await _never_printed(client, world, pid) == {tagged["tag"]["code"]}
 
 
