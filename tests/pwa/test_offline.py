@@ -123,6 +123,10 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
             return v, c, o
 
         assert await stored() == (1, 1, 1)
+        # A hand-off the server agrees with opens no incident (and quarantines nothing).
+        assert (
+            await _count(conn, "SELECT count(*) FROM incidents WHERE item_id = $1", item["id"]) == 0
+        )
 
         # Replaying the same entries again (a phone that lost the answers) stores nothing new.
         ids = await page.evaluate("async () => (await import('/js/db.js')).kv.get('outbox-ids')")
