@@ -100,6 +100,8 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
             page = await context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            requested: list[str] = []
+            context.on("request", lambda r: requested.append(r.url))
             await sign_in(page, live_server, live_world.emails["scanner"])
             await page.locator("#scan-button").click()
             word = page.locator("#verdict-word")
@@ -117,6 +119,11 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
             )
             await page.screenshot(path=str(artifacts_dir / "verdict-cleared.png"))
             assert errors == []
+            # The decoder came from this server (page or service worker), never a CDN.
+            wasm = [u for u in requested if u.endswith(".wasm")]
+            assert wasm
+            assert all(u.startswith(live_server) for u in wasm), wasm
+            assert all(u.startswith(live_server) for u in requested), requested
         finally:
             await browser.close()
 
