@@ -39,17 +39,17 @@ import io
 import math
 import time
 from collections.abc import Callable, Iterator
-from ctypes import c_char_p, c_void_p, cast, string_at
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from types import ModuleType
+from typing import Any, Final
 from typing import cast as typed
 
 import msgspec
 from PIL import Image, ImageChops, ImageFilter, ImageOps
-from pyzbar import wrapper as _zb
 
 from verifier.codes import is_valid, normalize
 from verifier.imageio import DEFAULT_MAX_PIXELS, ImageRejected, open_image
+from verifier.zbar import Symbology, ZbarSymbol, symbol_text, zbar_scan
 
 __all__ = [
     "DECODE_FORMATS",
@@ -66,8 +66,6 @@ __all__ = [
     "zbar_scan",
 ]
 
-Symbology = Literal["QRCODE", "CODE128"]
-
 #: Seconds of decoding work per photo before no further pass is started.
 DEFAULT_BUDGET_S: Final = 1.5
 #: Long side, in pixels, of the largest working copy a pass scans.
@@ -78,14 +76,6 @@ DECODE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 # JPEG draft decoding: ask for at least this many pixels on each side, so a 12 MP photo
 # decodes at half scale (2016 x 1512) and a 48 MP one at a quarter.
 _DRAFT_MIN_SIDE: Final = 1500
-# libzbar symbology ids and config keys (zbar.h); pyzbar's enums lack the last two.
-_ZBAR_QRCODE: Final = 64
-_ZBAR_CODE128: Final = 128
-_CFG_ENABLE: Final = 0
-_CFG_BINARY: Final = 4  # return QR byte segments raw; we choose the text encoding
-_CFG_TEST_INVERTED: Final = 0x81  # also try the negative image (light-on-dark QR)
-_FOURCC_Y800: Final = 0x30303859  # 8-bit grayscale, "Y800"
-_SYMBOLOGY: Final[dict[int, Symbology]] = {_ZBAR_QRCODE: "QRCODE", _ZBAR_CODE128: "CODE128"}
 
 
 class Decoded(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,94 +95,6 @@ class Decoded(msgspec.Struct, frozen=True, kw_only=True):
     valid_code: bool
     #: Which engine read it: ``"zbar"`` (pyzbar) or ``"zxing"`` (the optional fallback).
     engine: str = "zbar"
-
-
-# --------------------------------------------------------------------------- zbar
-
-
-@dataclass(frozen=True, slots=True)
-class ZbarSymbol:
-    """A raw libzbar result: ``data`` as returned, ``points`` in the scanned image."""
-
-    data: bytes
-    symbology: Symbology
-    points: tuple[tuple[int, int], ...]
-
-
-def zbar_scan(image: Image.Image, *, inverted: bool = False) -> list[ZbarSymbol]:
-    """Scan one grayscale (``L``) image with libzbar for QR codes and Code 128 only.
-
-    This is ``pyzbar.decode``'s loop without its orientation lookup (the source of the
-    pyzbar 0.1.9 ``ZBarOrientation`` ValueError) and with QR byte segments returned raw,
-    so that :func:`_text` can decode UTF-8 correctly where libzbar guesses Shift-JIS.
-    Only the two symbologies propcheck prints are enabled, which also keeps libzbar's
-    DataBar decoder (and its assertion noise on stderr) out of the way.
-    """
-    if image.mode != "L":
-        image = image.convert("L")
-    pixels = image.tobytes()
-    width, height = image.size
-    scanner = _zb.zbar_image_scanner_create()
-    if not scanner:
-        raise MemoryError("libzbar could not create a scanner")
-    try:
-        _zb.zbar_image_scanner_set_config(scanner, 0, _CFG_ENABLE, 0)  # 0 = all symbologies
-        for sym in (_ZBAR_QRCODE, _ZBAR_CODE128):
-            _zb.zbar_image_scanner_set_config(scanner, sym, _CFG_ENABLE, 1)
-            _zb.zbar_image_scanner_set_config(scanner, sym, _CFG_BINARY, 1)
-        if inverted:
-            _zb.zbar_image_scanner_set_config(scanner, 0, _CFG_TEST_INVERTED, 1)
-        zimage = _zb.zbar_image_create()
-        if not zimage:
-            raise MemoryError("libzbar could not create an image")
-        try:
-            _zb.zbar_image_set_format(zimage, _FOURCC_Y800)
-            _zb.zbar_image_set_size(zimage, width, height)
-            # libzbar reads the buffer in place; `pixels` outlives the scan below.
-            _zb.zbar_image_set_data(zimage, cast(c_char_p(pixels), c_void_p), len(pixels), None)
-            if _zb.zbar_scan_image(scanner, zimage) < 0:
-                return []
-            return list(_symbols(zimage))
-        finally:
-            _zb.zbar_image_destroy(zimage)
-    finally:
-        _zb.zbar_image_scanner_destroy(scanner)
-
-
-def _symbols(zimage: Any) -> Iterator[ZbarSymbol]:
-    symbol = _zb.zbar_image_first_symbol(zimage)
-    while symbol:
-        symbology = _SYMBOLOGY.get(symbol.contents.type)
-        if symbology is not None:  # ZBAR_PARTIAL placeholders of incomplete groups
-            data = string_at(
-                _zb.zbar_symbol_get_data(symbol), _zb.zbar_symbol_get_data_length(symbol)
-            )
-            count = _zb.zbar_symbol_get_loc_size(symbol)
-            points = tuple(
-                (_zb.zbar_symbol_get_loc_x(symbol, i), _zb.zbar_symbol_get_loc_y(symbol, i))
-                for i in range(count)
-            )
-            yield ZbarSymbol(data=data, symbology=symbology, points=points)
-        symbol = _zb.zbar_symbol_next(symbol)
-
-
-def _text(data: bytes) -> str:
-    """Decode raw symbol bytes the way the encoder most likely meant them.
-
-    UTF-8 first: a non-ASCII byte string that is valid UTF-8 is almost never anything
-    else. Then Shift-JIS when C1 bytes (0x80-0x9F, unused in Latin-1 text) appear, as
-    in Japanese QR codes, and ISO-8859-1, the QR standard's default, last.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if any(0x80 <= b <= 0x9F for b in data):
-        try:
-            return data.decode("shift_jis")
-        except UnicodeDecodeError:
-            pass
-    return data.decode("latin-1")
 
 
 # --------------------------------------------------------------------------- images
@@ -354,6 +256,11 @@ class _Pass:
 _BLIND_ROTATIONS: Final = (30, -30, 60, -60, 15, -15, 45, -45, 75, -75)
 
 
+#: Not a libzbar pass: the step where :mod:`verifier.scanline` looks for barcode-shaped
+#: regions and reads them from deblurred, super-sampled scan lines with zxing.
+_SCANLINES: Final = _Pass("scanlines", 0)
+
+
 def _plan(gray: Image.Image) -> Iterator[_Pass]:
     """The passes for a working image, cheapest and most productive first.
 
@@ -361,9 +268,10 @@ def _plan(gray: Image.Image) -> Iterator[_Pass]:
     screenshots), not on single files: most tags in a phone photo read fastest at
     800 px; smaller ones need 1280 px with the contrast stretched, or the full working
     copy, thresholded against uneven light; tiny or blurred crops read better enlarged
-    or halved; then light-on-dark QR; then rotated copies for long barcodes at an
-    angle, first at the angles where the photo has strong parallel edges (measured,
-    see :func:`_bar_angles`), then at fixed steps.
+    or halved; then small, blurred Code 128 at any angle, read from deblurred scan
+    lines (:data:`_SCANLINES`); then light-on-dark QR; then rotated copies for long
+    barcodes at an angle, first at the angles where the photo has strong parallel edges
+    (measured, see :func:`_bar_angles`), then at fixed steps.
     """
     n = max(gray.size)
     yield _Pass("base", min(n, 800))
@@ -372,6 +280,7 @@ def _plan(gray: Image.Image) -> Iterator[_Pass]:
         yield _Pass("enlarged", 2 * n)
     yield _Pass("full", n) if n > 1280 else _Pass("half", max(n // 2, 64))
     yield _Pass("threshold", n, _threshold)
+    yield _SCANLINES
     yield _Pass("inverted", min(n, 1280), _autocontrast, inverted=True)
     # Turning the image clockwise by a measured tilt puts those bars upright.
     measured = [-tilt for tilt in _bar_angles(gray)]
@@ -590,15 +499,19 @@ def decode_image(
     for step in _plan(gray):
         if time.perf_counter() >= zbar_deadline:
             break
-        img, to_gray = step.build(gray)
-        for symbol in zbar_scan(img, inverted=step.inverted):
-            text = _text(symbol.data)
-            if zxing_on and symbol.symbology == "CODE128" and not is_valid(text):
-                text = _full_code128_text(img, text)
-            key = (symbol.symbology, text)
-            if key not in found:
-                found[key] = _to_decoded(symbol, text, _then(to_gray, to_original), "zbar")
-        del img
+        if step is _SCANLINES:
+            if zxing_on:
+                _read_scanlines(gray, to_original, zbar_deadline, found)
+        else:
+            img, to_gray = step.build(gray)
+            for symbol in zbar_scan(img, inverted=step.inverted):
+                text = symbol_text(symbol.data)
+                if zxing_on and symbol.symbology == "CODE128" and not is_valid(text):
+                    text = _full_code128_text(img, text)
+                key = (symbol.symbology, text)
+                if key not in found:
+                    found[key] = _to_decoded(symbol, text, _then(to_gray, to_original), "zbar")
+            del img
         if _settled(found):
             break
     if zxing_on and not _settled(found) and time.perf_counter() < start + budget_s:
@@ -608,6 +521,30 @@ def decode_image(
             if key not in found:
                 found[key] = _to_decoded(symbol, text, to_original, "zxing")
     return sorted(found.values(), key=lambda d: not d.valid_code)
+
+
+def _read_scanlines(
+    gray: Image.Image, to_original: _Affine, deadline: float, found: dict[tuple[str, str], Decoded]
+) -> None:
+    """Add the Code 128 texts :mod:`verifier.scanline` reads from deblurred scan lines."""
+    scanline = _scanline()
+    if scanline is None:
+        return
+    pixels = scanline.np.asarray(gray)
+    regions = scanline.find_bar_regions(pixels)
+    for read in scanline.read_bar_regions(pixels, regions, deadline):
+        key = ("CODE128", read.text)
+        if key not in found:
+            symbol = ZbarSymbol(data=b"", symbology="CODE128", points=read.corners)
+            found[key] = _to_decoded(symbol, read.text, to_original, "scanline")
+
+
+def _scanline() -> ModuleType | None:
+    try:
+        from verifier import scanline  # needs numpy and zxing-cpp
+    except ImportError:
+        return None
+    return scanline
 
 
 def _settled(found: dict[tuple[str, str], Decoded]) -> bool:

@@ -131,6 +131,25 @@ def test_code128_tag_in_a_photo_reads_as_the_exact_code_on_the_barcode(distortio
     _assert_on_symbol(found, scene)
 
 
+@pytest.mark.parametrize(
+    "distortion",
+    [
+        {"scale": 0.8, "blur": 1.0, "angle": 35, "noise": 6},
+        {"scale": 0.9, "blur": 1.4, "angle": -60, "noise": 10, "contrast": 0.6},
+    ],
+    ids=["1.6px-modules", "1.8px-modules-flat"],
+)
+def test_small_blurred_code128_is_read_from_deblurred_scan_lines(distortion: dict) -> None:
+    # Modules under two pixels, blurred by most of their width: no libzbar pass (any
+    # scale, rotation, sharpening or threshold) and no whole-image zxing pass reads
+    # these; the scan-line reader does, and puts the barcode where it is.
+    code = _code()
+    scene = place(code128_tag(code, module_px=2), seed=3, **distortion)
+    found = _only(_read(encode(scene.image)), code)
+    assert (found.symbology, found.engine) == ("CODE128", "scanline")
+    _assert_on_symbol(found, scene, tolerance=12)
+
+
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_exif_rotated_jpeg_gives_points_in_the_upright_image(orientation: int) -> None:
     code = _code()
