@@ -80,9 +80,18 @@ async def test_prop_master_screens(
     assert "#enroll=pce_" in (await qr.get_attribute("data-url") or "")
     await _check(page, "add-phone-qr", artifacts_dir)
 
+    # One STOP scan today, for the chart to show.
+    await page.goto(f"{live_server}/#/scan")
+    await page.locator("#code-input").fill(live_world.code("Blank pistol"))
+    await page.get_by_role("button", name="Check this code").click()
+    await page.locator("#verdict-word").wait_for()
+
     await page.goto(f"{live_server}/#/audit")
     await page.locator("#status-word").wait_for()
     await page.locator("figure").first.wait_for()
+    per_day = await page.locator("figure svg").first.get_attribute("aria-label") or ""
+    assert per_day.startswith("Verifications per day")
+    assert "1 STOP" in per_day
     await _check(page, "audit", artifacts_dir)
     # The seeded production holds a blank-firing pistol: never firearm-free.
     assert "NOT FIREARM-FREE" in await page.locator("#status-word").inner_text()

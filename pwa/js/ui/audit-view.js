@@ -81,14 +81,16 @@ export class AuditView {
     return { status, reasons, checked_at: new Date().toISOString() };
   }
 
-  /** Verifications per day by verdict, from the reports endpoint when the server has it. */
+  /** Verifications per day by verdict, from the audit report when the server has it. */
   async verificationsPerDay() {
     const to = new Date();
     const from = new Date(to.getTime() - DAYS * 86_400_000);
     let rows;
     try {
-      const answer = await this.app.call((api) => api.get(`${this.base}/reports/verifications${query({ from: from.toISOString(), to: to.toISOString() })}`));
-      rows = Array.isArray(answer) ? answer : answer?.verifications ?? answer?.rows ?? null;
+      // The JSON audit report (GET .../reports?format=json) lists every verification.
+      const url = `${this.base}/reports${query({ format: "json", from: from.toISOString(), to: to.toISOString() })}`;
+      const answer = await this.app.call((api) => api.get(url, { timeout: 30000 }));
+      rows = answer?.verifications ?? null;
     } catch {
       return null;
     }
