@@ -91,7 +91,9 @@ async def test_prop_master_screens(
     await page.locator("figure").first.wait_for()
     per_day = await page.locator("figure svg").first.get_attribute("aria-label") or ""
     assert per_day.startswith("Verifications per day")
-    assert "1 STOP" in per_day
+    # Today is the last column; other tests of the session may have scanned too.
+    today_stops = int(per_day.rsplit(", ", 1)[-1].split(" ")[0])
+    assert today_stops >= 1, per_day
     await _check(page, "audit", artifacts_dir)
     # The seeded production holds a blank-firing pistol: never firearm-free.
     assert "NOT FIREARM-FREE" in await page.locator("#status-word").inner_text()
