@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from api.accounts import AccountController, EnrollmentController
+from api.attest import AttestationController, WellKnownController
 from api.custody import CustodyController
 from api.database import admin_dsn
 from api.errors import exception_handlers
@@ -25,6 +26,7 @@ from api.label_routes import LabelController
 from api.media import MediaController, load_media_key
 from api.migrate import apply_migrations
 from api.productions import ProductionController, StudioController
+from api.reports import ReportController
 from api.settings import Settings, get_settings
 from api.snapshot import SnapshotController
 from api.state import Services
@@ -90,7 +92,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         try:
             yield
         finally:
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()  # a stuck connection must not keep the process alive
             executor.shutdown(wait=False, cancel_futures=True)
 
     routes: list[object] = [
@@ -109,6 +114,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         CustodyController,
         SnapshotController,
         StatusController,
+        ReportController,
+        AttestationController,
+        WellKnownController,
         MediaController,
     ]
     if PWA_DIR.is_dir():

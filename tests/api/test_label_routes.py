@@ -22,7 +22,7 @@ from PIL import Image
 from api.label_routes import LabelError, LabelRequest, print_labels
 from api.labels import LAYOUTS, LabelData, cell_box, render_pdf
 from tests.api.helpers import register
-from tests.conftest import World
+from tests.conftest import World, make_world
 from verifier.decode import decode_image
 
 pypdfium2 = pytest.importorskip("pypdfium2")
@@ -69,6 +69,12 @@ def _sheet(pdf: bytes, layout: str) -> dict[tuple[int, int], set[str]]:
 def _in_place(codes: list[str], layout: str, start: int = 0) -> dict[tuple[int, int], set[str]]:
     per_page = LAYOUTS[layout].per_page
     return {divmod(start + i, per_page): {code} for i, code in enumerate(codes)}
+
+
+@pytest.fixture(scope="module")
+async def world(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
+    """Its own world: these tests add productions to the members' roles."""
+    return await make_world(db, client)
 
 
 async def _production(client: AsyncTestClient[Any], w: World) -> str:
