@@ -11,7 +11,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
 from msgspec import Meta
 
@@ -21,7 +21,7 @@ from api.safety import open_incident, resolve_incident
 from api.schemas import Long
 from api.sql import q
 from api.state import provide_conn, provide_principal, services
-from api.uploads import process_uploads, read_upload, save_photo
+from api.uploads import optional_photo, save_optional_photo
 
 __all__ = ["IncidentController"]
 
@@ -99,26 +99,20 @@ class IncidentController(Controller):
         data, files = await json_or_multipart(
             request, IncidentIn, json_field="incident", file_field="photo"
         )
-        if len(files) > 1:
-            raise ClientException("At most one photo per incident.")
         if data.item_id is not None:
             owner = await conn.fetchval(q("item_production"), data.item_id)
             if owner != production_id:
                 raise NotFoundException("No such item in this production.")
-        svc = services(state)
-        processed = await process_uploads(svc, [await read_upload(f, svc) for f in files])
+        photo = await optional_photo(services(state), files, "incident")
         async with conn.transaction():
-            photo_id = None
-            if processed:
-                saved = await save_photo(
-                    conn,
-                    processed[0],
-                    production_id=production_id,
-                    item_id=data.item_id,
-                    purpose="incident",
-                    actor=principal.actor,
-                )
-                photo_id = saved["id"]
+            photo_id = await save_optional_photo(
+                conn,
+                photo,
+                production_id=production_id,
+                item_id=data.item_id,
+                purpose="incident",
+                actor=principal.actor,
+            )
             incident_id, _ = await open_incident(
                 conn,
                 production_id=production_id,

@@ -21,7 +21,7 @@ from api.safety import record_inspection
 from api.schemas import Long
 from api.sql import q
 from api.state import provide_conn, provide_principal, services
-from api.uploads import process_uploads, read_upload, save_photo
+from api.uploads import optional_photo, save_optional_photo
 from verifier.rules import CLEARABLE_CLASSES, Policy
 
 __all__ = ["InspectionController", "PolicyController"]
@@ -72,22 +72,16 @@ class InspectionController(Controller):
         data, files = await json_or_multipart(
             request, InspectionIn, json_field="inspection", file_field="photo"
         )
-        if len(files) > 1:
-            raise ClientException("At most one photo per inspection.")
-        svc = services(state)
-        processed = await process_uploads(svc, [await read_upload(f, svc) for f in files])
+        photo = await optional_photo(services(state), files, "inspection")
         async with conn.transaction():
-            photo_id = None
-            if processed:
-                saved = await save_photo(
-                    conn,
-                    processed[0],
-                    production_id=production_id,
-                    item_id=item_id,
-                    purpose="inspection",
-                    actor=principal.actor,
-                )
-                photo_id = saved["id"]
+            photo_id = await save_optional_photo(
+                conn,
+                photo,
+                production_id=production_id,
+                item_id=item_id,
+                purpose="inspection",
+                actor=principal.actor,
+            )
             row = await record_inspection(
                 conn,
                 production_id=production_id,

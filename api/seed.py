@@ -112,6 +112,7 @@ async def _demo_item(
     from api.photos import process_photo
     from api.safety import open_incident, record_inspection
     from api.tags import issue_tag
+    from api.uploads import save_photo
 
     name, cls, status, story = spec
     actor = f"user:{actor_id}"
@@ -137,18 +138,8 @@ async def _demo_item(
             date(2019, 5, 14) if evidence else None,
             actor_id,
         )
-        saved = await conn.fetchrow(
-            q("insert_photo"),
-            production_id,
-            item_id,
-            "item",
-            photo.original.sha256,
-            photo.display.sha256,
-            photo.thumb.sha256,
-            photo.original.width,
-            photo.original.height,
-            photo.upload_sha256,
-            actor,
+        saved = await save_photo(
+            conn, photo, production_id=production_id, item_id=item_id, purpose="item", actor=actor
         )
         await append(
             conn,

@@ -25,7 +25,15 @@ from api.schemas import PhotoOut
 from api.sql import q
 from api.state import Services
 
-__all__ = ["photo_out", "process_uploads", "read_upload", "run_image_job", "save_photo"]
+__all__ = [
+    "optional_photo",
+    "photo_out",
+    "process_uploads",
+    "read_upload",
+    "run_image_job",
+    "save_optional_photo",
+    "save_photo",
+]
 
 T = TypeVar("T")
 
@@ -94,6 +102,25 @@ async def save_photo(
         photo.upload_sha256,
         actor,
     )
+
+
+async def optional_photo(svc: Services, files: list[Any], what: str) -> ProcessedPhoto | None:
+    """The one optional photo of a record (an inspection, an incident), processed."""
+    if len(files) > 1:
+        raise ClientException(f"At most one photo per {what}.")
+    processed = await process_uploads(svc, [await read_upload(f, svc) for f in files])
+    return processed[0] if processed else None
+
+
+async def save_optional_photo(
+    conn: asyncpg.Connection, photo: ProcessedPhoto | None, **where: Any
+) -> UUID | None:
+    """Insert the optional photo's row; its id, or None without a photo."""
+    if photo is None:
+        return None
+    row = await save_photo(conn, photo, **where)
+    photo_id: UUID = row["id"]
+    return photo_id
 
 
 def photo_out(key: bytes, p: dict[str, Any] | asyncpg.Record) -> PhotoOut:
