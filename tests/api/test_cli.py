@@ -77,3 +77,36 @@ async def test_demo_covers_every_class_and_status_and_runs_twice(
     ).json()
     assert len(board["checked_out"]) == 2
     assert board["overdue"] == 1
+
+
+@pytest.mark.asyncio
+async def test_admin_create_then_sign_in(
+    client: AsyncTestClient[Any],
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from api.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", database)
+    get_settings.cache_clear()
+    email = "first-admin@studio.test"
+    argv = ["admin", "create", "--email", email, "--studio", "First Studio"]
+    try:
+        assert await asyncio.to_thread(cli.main, [*argv, "--password", "short"]) == 2
+        assert await asyncio.to_thread(cli.main, [*argv, "--password", "a long enough secret"]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert out["email"] == email
+        # A second run keeps the account and its password.
+        assert await asyncio.to_thread(cli.main, [*argv, "--password", "another long one"]) == 0
+    finally:
+        get_settings.cache_clear()
+    r = await client.post(
+        "/api/v1/auth/sign-in", json={"email": email, "password": "a long enough secret"}
+    )
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert list(me.json()["studio_roles"].values()) == ["studio_admin"]
