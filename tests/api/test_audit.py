@@ -25,8 +25,6 @@ from api.events import append
 from api.seed import app_connection
 from tests.conftest import World
 
-pytestmark = pytest.mark.asyncio
-
 _EVENTS = 12
 
 

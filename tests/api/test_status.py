@@ -12,8 +12,6 @@ from litestar.testing import AsyncTestClient
 from tests.api.helpers import inspect, ready_item, register, verify
 from tests.conftest import World, make_world
 
-pytestmark = pytest.mark.asyncio
-
 
 @pytest.fixture(scope="module")
 async def base(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:

@@ -1,0 +1,155 @@
+"""Audit reports: the same record as CSV, JSON and a printable PDF, for a bounded range."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.api.helpers import ITEM, inspect, jpeg, register, verify
+from tests.api.test_status import fresh
+from tests.conftest import World, make_world
+
+pypdfium2 = pytest.importorskip("pypdfium2")
+
+
+@pytest.fixture(scope="module")
+async def filled(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
+    """A production with a photographed item, a restricted one, and some of each log."""
+    w = await fresh(client, await make_world(db, client))
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/items",
+        data={"item": json.dumps({**ITEM, "name": "Résin Colt ✓"})},
+        files=[("photos", ("p.jpg", jpeg(900, 600, "navy"), "image/jpeg"))],
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    item = r.json()
+    await register(client, w, name="Blank revolver", capability_class="blank_firing")
+    await inspect(client, w, item["id"])
+    await verify(client, w, item["tag"]["code"], production_id=w.production_id)
+    await verify(client, w, "not a code", production_id=w.production_id)
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/incidents",
+        json={"kind": "other", "description": "crate left open"},
+        headers=w.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    w.item = item
+    return w
+
+
+def _url(w: World, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"/api/v1/productions/{w.production_id}/reports?{query}"
+
+
+async def _head(db: asyncpg.Connection, w: World) -> asyncpg.Record:
+    return await db.fetchrow(
+        "SELECT seq, hash FROM chain_heads WHERE chain_id = $1::uuid", w.production_id
+    )
+
+
+async def test_csv_report_is_a_zip_of_every_table(
+    client: AsyncTestClient[Any], filled: World
+) -> None:
+    r = await client.get(_url(filled, format="csv"), headers=filled.h("auditor"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip"
+    assert "attachment" in r.headers["content-disposition"]
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    names = set(z.namelist())
+    assert names == {
+        "items.csv",
+        "verifications.csv",
+        "handoffs.csv",
+        "inspections.csv",
+        "incidents.csv",
+        "report.json",
+    }
+
+    def table(name: str) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.TextIOWrapper(z.open(name), encoding="utf-8")))
+
+    items = table("items.csv")
+    assert {i["name"] for i in items} == {"Résin Colt ✓", "Blank revolver"}
+    verifications = table("verifications.csv")
+    assert sorted(v["verdict"] for v in verifications) == ["CLEARED", "STOP"]
+    assert any("bad_format" in v["reasons"] for v in verifications)
+    assert [i["result"] for i in table("inspections.csv")] == ["pass"]
+    assert [i["kind"] for i in table("incidents.csv")] == ["other"]
+    meta = json.loads(z.read("report.json"))
+    assert meta["status"]["status"] == "NOT FIREARM-FREE"
+    assert meta["truncated"] == []
+
+
+async def test_json_report_holds_the_same(
+    client: AsyncTestClient[Any], filled: World, db: asyncpg.Connection
+) -> None:
+    r = await client.get(_url(filled, format="json"), headers=filled.h("scanner"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {
+        "items",
+        "verifications",
+        "handoffs",
+        "inspections",
+        "incidents",
+        "report",
+    }
+    assert len(body["items"]) == 2 and len(body["verifications"]) == 2
+    assert body["handoffs"] == []
+    head = await _head(db, filled)
+    assert body["report"]["status"]["chain_head"] == {"seq": head["seq"], "hash": head["hash"]}
+
+
+async def test_pdf_report_has_status_first_and_the_chain_head_on_every_page(
+    client: AsyncTestClient[Any], filled: World, db: asyncpg.Connection
+) -> None:
+    r = await client.get(_url(filled, format="pdf"), headers=filled.h("auditor"))
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"%PDF")
+    assert b"/DCTDecode" in r.content  # the item's thumbnail is embedded
+    head = await _head(db, filled)
+    pdf = pypdfium2.PdfDocument(r.content)
+    texts = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
+    assert len(texts) >= 3  # summary, items, logs
+    assert "NOT FIREARM-FREE" in texts[0]
+    for text in texts:
+        assert head["hash"] in text and f"seq {head['seq']}" in text
+        assert "generated" in text
+    everything = "\n".join(texts)
+    assert "Blank revolver" in everything and "crate left open" in everything
+
+
+async def test_range_is_bounded_and_checked(client: AsyncTestClient[Any], filled: World) -> None:
+    h = filled.h("auditor")
+    for params in (
+        {"from": "2025-03-01", "to": "2025-02-01"},
+        {"from": "2020-01-01", "to": "2025-01-01"},
+        {"from": "yesterday"},
+    ):
+        r = await client.get(_url(filled, format="json", **params), headers=h)
+        assert r.status_code == 400, params
+    # A range before anything happened is empty but valid.
+    r = await client.get(
+        _url(filled, format="json", **{"from": "2024-01-01", "to": "2024-02-01"}), headers=h
+    )
+    assert r.status_code == 200
+    assert r.json()["verifications"] == [] and r.json()["items"] == []
+    r = await client.get(_url(filled, format="xml"), headers=h)
+    assert r.status_code == 400
+
+
+async def test_reports_are_for_readers_of_the_production(
+    client: AsyncTestClient[Any], filled: World
+) -> None:
+    for role in ("q_prop_master", "other_studio_admin"):
+        r = await client.get(_url(filled, format="csv"), headers=filled.h(role))
+        assert r.status_code == 404, role
