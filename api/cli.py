@@ -162,6 +162,48 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the hash chains: every chain, one production's, or an export file."""
+    from api.audit_cli import verify_command
+
+    return verify_command(_dsn, args.production, args.file, args.json)
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Export a production's event chain as JSON lines, checkable with no database."""
+    from api.audit_cli import export_command
+
+    return export_command(_dsn, args.production, args.out)
+
+
+def cmd_audit_check_attestation(args: argparse.Namespace) -> int:
+    """Check a signed attestation offline."""
+    from api.audit_cli import check_attestation_command
+
+    return check_attestation_command(args.file, args.key)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the database with pg_dump (custom format)."""
+    from api.audit_cli import backup_command
+
+    return backup_command(_dsn, args.out)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into an empty database, then check every chain."""
+    from api.audit_cli import restore_command
+
+    return restore_command(_dsn, args.file, args.force)
+
+
+def cmd_bench_audit(args: argparse.Namespace) -> int:
+    """Benchmark the chain check and the status on a large scratch production."""
+    from api.audit_cli import bench_command
+
+    return bench_command(_dsn, args.events, args.items, args.keep)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="propcheck",
@@ -211,6 +253,34 @@ def _parser() -> argparse.ArgumentParser:
     bd = bench_sub.add_parser("decode", help=cmd_bench_decode.__doc__)
     bd.set_defaults(fn=cmd_bench_decode)
     bd.add_argument("dirs", nargs="+", help="folders with a truth.tsv")
+    ba = bench_sub.add_parser("audit", help=cmd_bench_audit.__doc__)
+    ba.set_defaults(fn=cmd_bench_audit)
+    ba.add_argument("--events", type=int, default=100_000, help="events in the chain")
+    ba.add_argument("--items", type=int, default=10_000, help="items in the production")
+    ba.add_argument("--keep", action="store_true", help="keep the propcheck_bench database")
+
+    audit = sub.add_parser("audit", help="the tamper-evident record")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    av = audit_sub.add_parser("verify", help=cmd_audit_verify.__doc__)
+    av.set_defaults(fn=cmd_audit_verify)
+    where = av.add_mutually_exclusive_group()
+    where.add_argument("--production", help="production id (default: every chain)")
+    where.add_argument("--file", help="an export to check, with no database")
+    av.add_argument("--json", action="store_true", help="print the reports as JSON")
+    ae = audit_sub.add_parser("export", help=cmd_audit_export.__doc__)
+    ae.set_defaults(fn=cmd_audit_export)
+    ae.add_argument("--production", required=True, help="production id")
+    ae.add_argument("--out", required=True, help="where to write the JSON lines")
+    aa = audit_sub.add_parser("check-attestation", help=cmd_audit_check_attestation.__doc__)
+    aa.set_defaults(fn=cmd_audit_check_attestation)
+    aa.add_argument("file", help="the attestation JSON")
+    aa.add_argument("--key", help="trusted public key: file or URL (well-known JSON or PEM)")
+
+    bk = add("backup", cmd_backup)
+    bk.add_argument("--out", required=True, help="the dump file to write")
+    rs = add("restore", cmd_restore)
+    rs.add_argument("file", help="a dump made by propcheck backup")
+    rs.add_argument("--force", action="store_true", help="replace a non-empty database")
 
     db = sub.add_parser("db", help="the embedded database")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

