@@ -151,7 +151,7 @@ class CustodyController(Controller):
         """Hand an item to a performer: needs a confirmed CLEARED scan for this hand-off."""
         principal.require(production_id, Perm.ACT)
         if data.client_id is not None:
-            done = await conn.fetchrow(q("checkout_by_client_id"), data.client_id)
+            done = await conn.fetchrow(q("checkout_by_client_id"), data.client_id, production_id)
             if done is not None:
                 return Response(_custody(done), status_code=201)
         v = await self._verification(conn, production_id, data.verification_id)
@@ -211,7 +211,7 @@ class CustodyController(Controller):
         inspection (a failed one quarantines the item)."""
         principal.require(production_id, Perm.ACT)
         if data.client_id is not None:
-            done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id)
+            done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id, production_id)
             if done is not None:
                 return Response(_custody(done), status_code=200)
         if data.inspection is not None and data.inspection.result not in ("pass", "fail"):

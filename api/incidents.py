@@ -113,7 +113,7 @@ class IncidentController(Controller):
                 purpose="incident",
                 actor=principal.actor,
             )
-            incident_id, _ = await open_incident(
+            incident_id, created = await open_incident(
                 conn,
                 production_id=production_id,
                 item_id=data.item_id,
@@ -123,6 +123,9 @@ class IncidentController(Controller):
                 photo_id=photo_id,
                 client_id=data.client_id,
             )
+            if not created and not await _views(conn, production_id, incident_id, None):
+                # Another production's client id: not a replay here, and nothing is stored.
+                raise HTTPException(status_code=409, detail="This client_id is already used.")
         (out,) = await _views(conn, production_id, incident_id, None)
         return out
 

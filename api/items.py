@@ -281,6 +281,12 @@ class ItemController(Controller):
                 )
             (before,) = await load_items(conn, [item_id], key)
             merged = _merge(row, data)
+            if row["status"] == "quarantined" and merged["status"] == "active":
+                # Only a passing inspection with no open incident lifts a quarantine.
+                raise HTTPException(
+                    status_code=409,
+                    detail="A quarantined item returns to active only by passing an inspection.",
+                )
             photo_id = merged["evidence_photo_id"]
             changed_photo = photo_id is not None and photo_id != row["evidence_photo_id"]
             if changed_photo and await conn.fetchrow(q("photo_in_item"), photo_id, item_id) is None:

@@ -78,9 +78,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, item_id, performer, scene, take, out_verification_id, out_by, out_at;
 
 -- name: checkout_by_client_id
--- A check-out stored earlier under the same client id (offline replay).
+-- A check-out stored earlier under the same client id (offline replay), in this
+-- production only: another production's client id is no replay and reveals nothing.
 SELECT id, item_id, performer, scene, take, out_verification_id, out_by, out_at, in_at
-FROM checkouts WHERE client_id = $1;
+FROM checkouts WHERE client_id = $1 AND production_id = $2;
 
 -- name: close_checkout
 -- Check an item back in.
@@ -90,8 +91,9 @@ WHERE item_id = $1 AND in_at IS NULL
 RETURNING id, item_id, performer, scene, take, out_at, in_at;
 
 -- name: checkin_by_client_id
--- A check-in stored earlier under the same client id.
-SELECT id, item_id, performer, scene, take, out_at, in_at FROM checkouts WHERE in_client_id = $1;
+-- A check-in stored earlier under the same client id, in this production only.
+SELECT id, item_id, performer, scene, take, out_at, in_at FROM checkouts
+WHERE in_client_id = $1 AND production_id = $2;
 
 -- name: custody_board
 -- Who has what: every open checkout of a production, with the item.
