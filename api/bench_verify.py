@@ -486,26 +486,10 @@ def main(opts: Options) -> int:
             server.cleanup()
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The command-line options of ``propcheck bench verify``."""
-    d = Options()
-    p.add_argument("--duration", type=float, default=d.duration, help="seconds per server")
-    p.add_argument("--clients", type=int, default=d.clients, help="concurrent clients")
-    p.add_argument("--items", type=int, default=d.items, help="tagged items to seed")
-    p.add_argument("--workers", type=int, default=d.workers, help="granian workers per server")
-    p.add_argument("--rounds", type=int, default=d.rounds, help="alternating rounds")
-    p.add_argument("--data-dir", type=Path, default=d.data_dir, help="embedded database home")
-    p.add_argument("--keep", action="store_true", help="leave the embedded database running")
-
-
 def options(args: argparse.Namespace) -> Options:
-    """Options from parsed arguments."""
-    return Options(
-        duration=args.duration,
-        clients=args.clients,
-        items=args.items,
-        workers=args.workers,
-        rounds=args.rounds,
-        data_dir=args.data_dir,
-        keep=args.keep,
-    )
+    """Options from ``propcheck bench verify``'s arguments (None: the default)."""
+    given = {
+        name: getattr(args, name, None)
+        for name in ("duration", "clients", "items", "workers", "rounds", "data_dir")
+    }
+    return Options(**{k: v for k, v in given.items() if v is not None}, keep=bool(args.keep))

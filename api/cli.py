@@ -197,6 +197,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return restore_command(_dsn, args.file, args.force)
 
 
+def cmd_bench_verify(args: argparse.Namespace) -> int:
+    """Benchmark verify by code against the stack's floor (one indexed SELECT)."""
+    from api.bench_verify import main as bench_verify
+    from api.bench_verify import options
+
+    return bench_verify(options(args))
+
+
 def cmd_bench_audit(args: argparse.Namespace) -> int:
     """Benchmark the chain check and the status on a large scratch production."""
     from api.audit_cli import bench_command
@@ -253,6 +261,15 @@ def _parser() -> argparse.ArgumentParser:
     bd = bench_sub.add_parser("decode", help=cmd_bench_decode.__doc__)
     bd.set_defaults(fn=cmd_bench_decode)
     bd.add_argument("dirs", nargs="+", help="folders with a truth.tsv")
+    bv = bench_sub.add_parser("verify", help=cmd_bench_verify.__doc__)
+    bv.set_defaults(fn=cmd_bench_verify)
+    bv.add_argument("--duration", type=float, help="seconds of load per server (default 20)")
+    bv.add_argument("--clients", type=int, help="concurrent clients (default 32)")
+    bv.add_argument("--items", type=int, help="tagged, inspected items to seed (default 10000)")
+    bv.add_argument("--workers", type=int, help="granian workers per server (default 1)")
+    bv.add_argument("--rounds", type=int, help="alternating floor/verify rounds (default 2)")
+    bv.add_argument("--data-dir", type=Path, help="embedded database home (default var/bench)")
+    bv.add_argument("--keep", action="store_true", help="leave the embedded database running")
     ba = bench_sub.add_parser("audit", help=cmd_bench_audit.__doc__)
     ba.set_defaults(fn=cmd_bench_audit)
     ba.add_argument("--events", type=int, default=100_000, help="events in the chain")
