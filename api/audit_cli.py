@@ -143,8 +143,31 @@ def _key_bytes(source: str) -> bytes:
     return Path(source).read_bytes()
 
 
-def check_attestation_command(file: str, key: str | None) -> int:
-    """``audit check-attestation``: the signature, offline, with a trusted key if given."""
+def _against_export(body: dict[str, Any], export: str) -> str | None:
+    """Why the export does not contain the attested chain head (None: it does)."""
+    from api.audit_io import hash_at, verify_file
+
+    head = body.get("chain_head")
+    if not head:
+        return "the attestation names no chain head"
+    _, report = verify_file(Path(export))
+    if report.chain_id != body["production"]["id"]:
+        return f"the export is chain {report.chain_id}, not this production"
+    if not report.ok:
+        return (
+            f"the export's chain is broken at seq {report.problem.seq if report.problem else '?'}"
+        )
+    if report.last_seq < head["seq"]:
+        return f"the export ends at seq {report.last_seq}, before the attested seq {head['seq']}"
+    found = hash_at(Path(export), head["seq"])
+    if found != head["hash"]:
+        return f"event {head['seq']} in the export has hash {found}, the attestation {head['hash']}"
+    return None
+
+
+def check_attestation_command(file: str, key: str | None, export: str | None = None) -> int:
+    """``audit check-attestation``: the signature, offline, with a trusted key if given;
+    with ``export``, also that the exported chain passes through the attested head."""
     from api.attest import check_attestation, load_public_key
 
     try:
@@ -165,6 +188,15 @@ def check_attestation_command(file: str, key: str | None) -> int:
     print(f"         chain head seq {head.get('seq')} {head.get('hash')}")
     for r in body.get("reasons", []):
         print(f"         - {r['code']} ({r['count']}): {r['message']}")
+    if export is not None:
+        try:
+            problem = _against_export(body, export)
+        except (OSError, ValueError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            print(f"MISMATCH {problem}")
+            return 1
+        print(f"MATCH    {export} passes through the attested chain head")
     if not check.trusted_key:
         print(
             "NOTE     checked with the key embedded in the file: compare its key id with the one "

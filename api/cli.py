@@ -180,7 +180,7 @@ def cmd_audit_check_attestation(args: argparse.Namespace) -> int:
     """Check a signed attestation offline."""
     from api.audit_cli import check_attestation_command
 
-    return check_attestation_command(args.file, args.key)
+    return check_attestation_command(args.file, args.key, args.export)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -292,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     aa.set_defaults(fn=cmd_audit_check_attestation)
     aa.add_argument("file", help="the attestation JSON")
     aa.add_argument("--key", help="trusted public key: file or URL (well-known JSON or PEM)")
+    aa.add_argument("--export", help="an audit export that must contain the attested head")
 
     bk = add("backup", cmd_backup)
     bk.add_argument("--out", required=True, help="the dump file to write")

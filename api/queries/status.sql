@@ -14,14 +14,25 @@ SELECT id FROM productions WHERE studio_id = $1 ORDER BY name, id;
 -- Every reason a production is not firearm-free, as (code, count, first item ids).
 -- $1 production, $2 item id cap, $3 inspection max age (hours, 0 = off),
 -- $4 require inspection since last incident, $5 last wrap, $6 unknown-code window start.
--- Each branch reads one indexed slice; counts are exact, id lists capped at $2.
-WITH open_incidents AS (
-    SELECT inc.id, inc.item_id, inc.created_at,
-           inc.kind IN ('suspected_functional', 'unregistered_weapon_found',
-                        'possible_duplicate_tag') AS serious
+-- Each branch reads one indexed slice; per-item facts about incidents come from one
+-- aggregate over the production's incidents (few) joined by hash, never a probe per row.
+-- Counts are exact, id lists capped at $2.
+WITH incident_facts AS (
+    SELECT inc.id, inc.item_id, inc.verification_id, inc.kind, inc.created_at,
+           r.created_at AS resolved_at
     FROM incidents inc
+    LEFT JOIN incident_resolutions r ON r.incident_id = inc.id
     WHERE inc.production_id = $1
-      AND NOT EXISTS (SELECT 1 FROM incident_resolutions r WHERE r.incident_id = inc.id)
+), open_incidents AS (
+    SELECT id, item_id, created_at,
+           kind IN ('suspected_functional', 'unregistered_weapon_found',
+                    'possible_duplicate_tag') AS serious
+    FROM incident_facts WHERE resolved_at IS NULL
+), per_item AS (
+    -- The last incident about each item, and the last resolution of one.
+    SELECT item_id, max(created_at) AS last_incident, max(resolved_at) AS last_resolved
+    FROM incident_facts WHERE item_id IS NOT NULL
+    GROUP BY item_id
 ), overdue AS (
     SELECT i.id, i.created_at
     FROM items i
@@ -30,38 +41,32 @@ WITH open_incidents AS (
         WHERE ins.item_id = i.id AND ins.result = 'pass'
         ORDER BY ins.created_at DESC LIMIT 1
     ) pass ON true
-    LEFT JOIN LATERAL (
-        SELECT inc.created_at FROM incidents inc
-        WHERE inc.item_id = i.id ORDER BY inc.created_at DESC LIMIT 1
-    ) inc ON true
+    LEFT JOIN per_item pi ON pi.item_id = i.id
     WHERE i.production_id = $1 AND i.status = 'active'
       AND i.capability_class IN ('non_firing_replica', 'non_firing_mechanical', 'deactivated')
       AND (pass.created_at IS NULL
            OR ($3::float8 > 0 AND pass.created_at < now() - make_interval(secs => $3 * 3600))
-           OR ($4 AND inc.created_at IS NOT NULL AND pass.created_at <= inc.created_at))
+           OR ($4 AND pi.last_incident IS NOT NULL AND pass.created_at <= pi.last_incident))
 ), stops AS (
     -- A STOP at hand-off stays open until, after it, the same item passed a CLEARED
     -- hand-off scan, or an incident about it (or about that scan) was resolved; a STOP
     -- that identified no item, until an incident reported after it was resolved.
     SELECT v.id, v.item_id, v.created_at
     FROM verifications v
+    LEFT JOIN per_item pi ON pi.item_id = v.item_id
     WHERE v.production_id = $1 AND v.purpose = 'checkout' AND v.verdict = 'STOP'
+      AND (pi.last_resolved IS NULL OR pi.last_resolved <= v.created_at)
       AND NOT EXISTS (
           SELECT 1 FROM verifications later
           WHERE v.item_id IS NOT NULL AND later.item_id = v.item_id
             AND later.purpose = 'checkout' AND later.verdict = 'CLEARED'
             AND later.created_at > v.created_at)
       AND NOT EXISTS (
-          SELECT 1 FROM incidents inc JOIN incident_resolutions r ON r.incident_id = inc.id
-          WHERE inc.verification_id = v.id)
-      AND NOT EXISTS (
-          SELECT 1 FROM incidents inc JOIN incident_resolutions r ON r.incident_id = inc.id
-          WHERE v.item_id IS NOT NULL AND inc.item_id = v.item_id
-            AND r.created_at > v.created_at)
-      AND NOT EXISTS (
-          SELECT 1 FROM incidents inc JOIN incident_resolutions r ON r.incident_id = inc.id
-          WHERE v.item_id IS NULL AND inc.production_id = v.production_id
-            AND inc.created_at >= v.created_at)
+          SELECT 1 FROM incident_facts f
+          WHERE f.verification_id = v.id AND f.resolved_at IS NOT NULL)
+      AND (v.item_id IS NOT NULL OR v.created_at > coalesce((
+          SELECT max(f.created_at) FROM incident_facts f WHERE f.resolved_at IS NOT NULL),
+          '-infinity'))
 )
 SELECT 'restricted_items' AS code, count(*) AS n,
        (array_agg(i.id ORDER BY i.created_at, i.id))[1:$2] AS item_ids

@@ -106,6 +106,9 @@ async def test_backup_restores_into_a_new_database_that_verifies(
 
     from tests.conftest import _with_database
 
+    # Other tests leave deliberately broken chains behind: the restored record must
+    # verify exactly as the original does.
+    before = {r.chain_id: r.report for r in await verify_database(db)}
     dump = tmp_path / "propcheck.dump"
     assert await asyncio.to_thread(cli.main, ["backup", "--out", str(dump)]) == 0
     assert dump.stat().st_size > 0
@@ -115,17 +118,18 @@ async def test_backup_restores_into_a_new_database_that_verifies(
     target = _with_database(server_dsn, name)
     try:
         monkeypatch.setattr(cli, "_dsn", lambda: target)
-        assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 0
+        all_ok = all(r.ok for r in before.values())
+        code = await asyncio.to_thread(cli.main, ["restore", str(dump)])
+        assert code == (0 if all_ok else 1)
         out = capsys.readouterr().out
-        assert ", 0 broken" in out
+        assert f"{len(before)} chains, {sum(not r.ok for r in before.values())} broken" in out
         restored = await asyncpg.connect(target)
         try:
             there = {r.chain_id: r.report for r in await verify_database(restored)}
-            events_there = await restored.fetchval("SELECT count(*) FROM events")
         finally:
             await restored.close()
-        assert there[world.production_id].ok
-        assert events_there >= there[world.production_id].events > 0
+        assert there == before
+        assert there[world.production_id].ok and there[world.production_id].events > 0
         # A second restore into the now non-empty database is refused.
         assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 1
         assert "not empty" in capsys.readouterr().err
@@ -141,3 +145,46 @@ def test_bench_audit_prints_its_figures(
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["verify_ok"] is True and figures["events"] == 1500
     assert figures["status_ms"]["median"] > 0
+
+
+async def test_attested_head_catches_a_consistently_rewritten_export(
+    on_test_db: str,
+    client: AsyncTestClient[Any],
+    world: World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+
+    from api.audit import GENESIS, event_hash, event_text
+
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/attestations", headers=world.h("auditor")
+    )
+    doc = tmp_path / "attestation.json"
+    doc.write_bytes(r.content)
+    head = r.json()["attestation"]["chain_head"]
+    export = tmp_path / "p.jsonl"
+    argv = ["audit", "export", "--production", world.production_id, "--out", str(export)]
+    assert await asyncio.to_thread(cli.main, argv) == 0
+    check = ["audit", "check-attestation", str(doc), "--export", str(export)]
+    assert cli.main(check) == 0
+    assert "MATCH" in capsys.readouterr().out
+
+    # Someone with full access rewrites event 1 and re-hashes everything after it, head
+    # included: the chain checks out on its own, but no longer passes the attested head.
+    lines = export.read_text(encoding="utf-8").splitlines()
+    header, events = json.loads(lines[0]), [json.loads(x) for x in lines[1:]]
+    events[0]["body"] = events[0]["body"].replace("Production P", "Production X")
+    prev = GENESIS
+    for e in events:
+        e["prev_hash"] = prev
+        fields = (e["seq"], e["chain_id"], e["kind"], e["actor"], e["subject_id"], e["at"])
+        e["hash"] = prev = event_hash(event_text(prev, *fields, e["body"]))
+    header["head"] = {"seq": events[-1]["seq"], "hash": prev}
+    export.write_text("\n".join(json.dumps(x) for x in [header, *events]), encoding="utf-8")
+    assert cli.main(["audit", "verify", "--file", str(export)]) == 0
+    assert events[head["seq"] - 1]["hash"] != head["hash"]
+    capsys.readouterr()
+    assert cli.main(check) == 1
+    assert "MISMATCH" in capsys.readouterr().out
