@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
-from api import auth
+from api import abuse, auth
 from api.auth import Perm, Principal
 from api.events import append
 from api.schemas import EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
@@ -30,13 +30,22 @@ class AccountController(Controller):
 
     @post("/sign-in", operation_id="signIn", status_code=200)
     async def sign_in(self, data: SignInIn, conn: asyncpg.Connection, state: State) -> TokenOut:
-        """Exchange e-mail and password for a bearer token (argon2id checked)."""
+        """Exchange e-mail and password for a bearer token (argon2id checked).
+
+        After repeated failures for one account, answers 429 with Retry-After for a
+        growing time (api/abuse.py), whether or not the password is right.
+        """
+        settings = services(state).settings
+        key = abuse.email_key(data.email)
+        await abuse.check_signin_backoff(conn, key, settings)
         row = await conn.fetchrow(q("user_by_email"), data.email)
         ok = auth.check_password(row["password_hash"] if row else None, data.password)
         if row is None or not ok or row["disabled_at"] is not None:
+            await abuse.record_signin_failure(conn, key)
             raise NotAuthorizedException("E-mail or password is wrong.")
+        await abuse.clear_signin_failures(conn, key)
         token = auth.new_secret("pct")
-        hours = services(state).settings.token_hours
+        hours = settings.token_hours
         tok = await conn.fetchrow(
             q("insert_token"), auth.hash_secret(token), row["id"], None, None, hours * 3600
         )

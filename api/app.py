@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
+from api.abuse import rate_limits
 from api.accounts import AccountController, EnrollmentController
 from api.attest import AttestationController, WellKnownController
 from api.custody import CustodyController
@@ -25,6 +26,7 @@ from api.items import ItemController
 from api.label_routes import LabelController
 from api.media import MediaController, load_media_key
 from api.migrate import apply_migrations
+from api.openapi_doc import document_api
 from api.productions import ProductionController, StudioController
 from api.reports import ReportController
 from api.settings import Settings, get_settings
@@ -125,13 +127,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
                 path="/", directories=[PWA_DIR], html_mode=True, include_in_schema=False
             )
         )
-    return Litestar(
+    app = Litestar(
         route_handlers=routes,  # type: ignore[arg-type]
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
+        middleware=[limit.middleware for limit in rate_limits(settings)],
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="propcheck", version="1.0.0", path="/schema", use_handler_docstrings=True
         ),
         debug=False,
     )
+    document_api(app)
+    return app

@@ -44,14 +44,29 @@ def json_error(
 
 
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    extra = {"extra": exc.extra} if exc.extra else {}
+    extra: dict[str, Any] = {"extra": exc.extra} if exc.extra else {}
+    headers = exc.headers
+    if exc.status_code == 429:
+        headers = dict(headers or {})
+        # The rate-limit middleware sends RateLimit-Reset; clients know Retry-After.
+        headers.setdefault("Retry-After", headers.get("RateLimit-Reset", "1"))
+        if request.url.path.startswith(_VERIFY_PATHS):
+            # A client that reads only the verdict must still see STOP.
+            extra |= {"verdict": "STOP", "reasons": [_RATE_LIMITED]}
     return json_error(
         exc.status_code,
         exc.detail,
         error=_ERROR_NAMES.get(exc.status_code, "error"),
-        headers=exc.headers,
+        headers=headers,
         **extra,
     )
+
+
+#: The reason shown when a phone is throttled (not a verdict on any item).
+_RATE_LIMITED = {
+    "code": "rate_limited",
+    "message": "Too many scans from this phone. Wait a moment. Treat this item as unsafe.",
+}
 
 
 _ERROR_NAMES = {

@@ -51,6 +51,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: How long a resolved token is cached in-process, seconds (revocation delay
     #: across processes; within one process sign-out is immediate).
     auth_cache_s: float = 5.0
+    #: Sign-in and enrollment requests per minute from one client address (0: off).
+    rate_signin_per_min: int = 60
+    #: Verifications per second from one bearer token, i.e. one phone (0: off).
+    rate_verify_per_s: int = 200
+    #: Failed sign-ins of one account within signin_failure_window_s before it backs
+    #: off for signin_backoff_s, doubling with each further failure (0: off).
+    signin_max_failures: int = 5
+    signin_failure_window_s: float = 900.0
+    signin_backoff_s: float = 30.0
+    #: Unknown or mistyped tag codes from one token within probe_window_s before its
+    #: scans are refused for the rest of the window and an incident is opened (0: off).
+    probe_max_codes: int = 20
+    probe_window_s: float = 300.0
 
     @property
     def blob_dir(self) -> Path:
@@ -81,4 +94,11 @@ def get_settings() -> Settings:
         decode_workers=_env_int("PROPCHECK_DECODE_WORKERS", max(1, (os.cpu_count() or 2) - 1)),
         decode_wait_s=_env_float("PROPCHECK_DECODE_WAIT_S", 2.0),
         auth_cache_s=_env_float("PROPCHECK_AUTH_CACHE_S", 5.0),
+        rate_signin_per_min=_env_int("PROPCHECK_RATE_SIGNIN_PER_MIN", 60),
+        rate_verify_per_s=_env_int("PROPCHECK_RATE_VERIFY_PER_S", 200),
+        signin_max_failures=_env_int("PROPCHECK_SIGNIN_MAX_FAILURES", 5),
+        signin_failure_window_s=_env_float("PROPCHECK_SIGNIN_FAILURE_WINDOW_S", 900.0),
+        signin_backoff_s=_env_float("PROPCHECK_SIGNIN_BACKOFF_S", 30.0),
+        probe_max_codes=_env_int("PROPCHECK_PROBE_MAX_CODES", 20),
+        probe_window_s=_env_float("PROPCHECK_PROBE_WINDOW_S", 300.0),
     )

@@ -9,6 +9,7 @@ STOP body. CLEARED is only ever sent after its record is committed.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,8 +21,10 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
+from litestar.stores.base import Store
 from msgspec import Meta
 
+from api import abuse
 from api.auth import Perm, Principal
 from api.errors import DB_DOWN
 from api.events import append, canonical
@@ -173,6 +176,28 @@ def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
     )
 
 
+async def _note_probe(
+    store: Store, conn: asyncpg.Connection, svc: Services, principal: Principal, production: UUID
+) -> None:
+    """Count an unknown or mistyped code; at the limit, open one code_probing incident."""
+    n = await abuse.note_probe(store, principal.token_id, svc.settings)
+    if n is None:
+        return
+    async with conn.transaction():
+        await open_incident(
+            conn,
+            production_id=production,
+            item_id=None,
+            kind="code_probing",
+            description=(
+                f"{n} unknown or mistyped tag codes from {principal.actor} (token "
+                f"{principal.token_id}) within {svc.settings.probe_window_s:g} s; its scans "
+                "are refused for the rest of that time."
+            ),
+            actor="system",
+        )
+
+
 class VerifyController(Controller):
     """The verdict endpoints."""
 
@@ -194,9 +219,17 @@ class VerifyController(Controller):
         verdict. A database failure answers 503 with a STOP body.
         """
         svc = services(state)
+        store = abuse.probe_store(request)
+        wait = await abuse.probe_retry_after(store, principal.token_id, svc.settings)
+        if wait is not None:
+            raise HTTPException(
+                status_code=429,
+                detail="Too many unknown codes from this phone: scanning is paused.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
         body, photo = await _parse(request, svc)
         try:
-            return await self._verify(body, photo, principal, conn, svc)
+            return await self._verify(body, photo, principal, conn, svc, store=store)
         except (HTTPException, ImageRejected):
             raise  # a 4xx about the request itself; the client shows STOP for any non-200
         except DB_DOWN as exc:
@@ -215,6 +248,7 @@ class VerifyController(Controller):
         principal: Principal,
         conn: asyncpg.Connection,
         svc: Services,
+        store: Store | None = None,
     ) -> Response[Any]:
         processed = None
         scan_problem: str | None = None
@@ -332,6 +366,10 @@ class VerifyController(Controller):
         if stored is None:  # a concurrent replay of the same client_id won
             replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
             return self._replayed(replay)
+        if store is not None and abuse.PROBE_REASONS.intersection(
+            r.code for r in server_verdict.reasons
+        ):
+            await _note_probe(store, conn, svc, principal, production_id)
 
         out = VerifyOut(
             verdict=verdict.verdict,
