@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -198,12 +199,25 @@ async def _note_probe(
         )
 
 
+async def _conn_after_auth(
+    state: State, principal: Principal
+) -> AsyncGenerator[asyncpg.Connection, None]:
+    """The request's pooled connection, taken once the caller is known.
+
+    Depending on the principal makes Litestar resolve the two one after the other
+    instead of concurrently in a task group per request (measurable on the hottest
+    path), and a request with a bad token never takes a connection.
+    """
+    async for conn in provide_conn(state):
+        yield conn
+
+
 class VerifyController(Controller):
     """The verdict endpoints."""
 
     path = "/api/v1"
     tags = ["verify"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = {"conn": Provide(_conn_after_auth), "principal": Provide(provide_principal)}
 
     @post("/verify", operation_id="verify", status_code=200)
     async def verify(
