@@ -107,12 +107,19 @@ def parse_range(
     return frm, to
 
 
-async def _batches(
+async def _open(
     conn: asyncpg.Connection, query: str, *args: Any
-) -> AsyncIterator[list[asyncpg.Record]]:
-    cursor = await conn.cursor(q(query), *args)
-    while rows := await cursor.fetch(_BATCH):
-        yield rows
+) -> tuple[list[str], AsyncIterator[list[asyncpg.Record]]]:
+    """A query's column names (for a CSV header even when it has no rows) and batches."""
+    stmt = await conn.prepare(q(query))
+    columns = [a.name for a in stmt.get_attributes()]
+    cursor = await stmt.cursor(*args)
+
+    async def batches() -> AsyncIterator[list[asyncpg.Record]]:
+        while rows := await cursor.fetch(_BATCH):
+            yield rows
+
+    return columns, batches()
 
 
 def _cell(value: Any) -> str:
@@ -139,19 +146,22 @@ class _Sink:
         if fmt == "json":
             out.write(b"{")
 
-    async def table(self, name: str, rows: AsyncIterator[list[asyncpg.Record]], cap: int) -> bool:
+    async def table(
+        self,
+        name: str,
+        table: tuple[list[str], AsyncIterator[list[asyncpg.Record]]],
+        cap: int,
+    ) -> bool:
         """Write one table; True when it hit ``cap`` (the query fetched cap + 1)."""
+        columns, rows = table
         count = 0
         truncated = False
         if self.zip is not None:
             with self.zip.open(f"{name}.csv", "w") as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
                 writer = csv.writer(text)
-                header = False
+                writer.writerow(columns)
                 async for batch in rows:
-                    if not header:
-                        writer.writerow(list(batch[0].keys()))
-                        header = True
                     for r in batch:
                         if count == cap:
                             truncated = True
@@ -203,11 +213,11 @@ async def _write_tables(
 ) -> None:
     sink = _Sink(fmt, out)
     cut: list[str] = []
-    items = _batches(conn, "report_items", production_id, to, ROW_CAP + 1)
+    items = await _open(conn, "report_items", production_id, to, ROW_CAP + 1)
     if await sink.table("items", items, ROW_CAP):
         cut.append("items")
     for name, query in LOGS:
-        rows = _batches(conn, query, production_id, frm, to, ROW_CAP + 1)
+        rows = await _open(conn, query, production_id, frm, to, ROW_CAP + 1)
         if await sink.table(name, rows, ROW_CAP):
             cut.append(name)
     sink.close(meta(cut))

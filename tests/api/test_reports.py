@@ -84,6 +84,8 @@ async def test_csv_report_is_a_zip_of_every_table(
     assert any("bad_format" in v["reasons"] for v in verifications)
     assert [i["result"] for i in table("inspections.csv")] == ["pass"]
     assert [i["kind"] for i in table("incidents.csv")] == ["other"]
+    # An empty table still says what its columns are.
+    assert z.read("handoffs.csv").decode().splitlines()[0].startswith("id,item_id,item_name")
     meta = json.loads(z.read("report.json"))
     assert meta["status"]["status"] == "NOT FIREARM-FREE"
     assert meta["truncated"] == []
