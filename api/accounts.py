@@ -16,7 +16,7 @@ from api.auth import Perm, Principal
 from api.events import append
 from api.schemas import EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, provide_conn, provide_principal, services
 
 __all__ = ["AccountController", "EnrollmentController"]
 
@@ -113,7 +113,7 @@ class EnrollmentController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}/enrollment-codes"
     tags = ["accounts"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/", operation_id="createEnrollmentCode", status_code=201)
     async def create(

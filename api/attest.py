@@ -34,10 +34,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
 
 from api.auth import Perm, Principal
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.status import production_status
 
 __all__ = [
@@ -229,7 +228,7 @@ class AttestationController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}/attestations"
     tags = ["record"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/", operation_id="attestProduction", status_code=201)
     async def attest(

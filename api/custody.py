@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from api.auth import Perm, Principal
@@ -26,7 +25,7 @@ from api.events import append
 from api.safety import open_incident, record_inspection
 from api.schemas import Long, Name, Short
 from api.sql import q
-from api.state import provide_conn, provide_principal
+from api.state import AUTHED
 from api.verification import evaluate, load_facts
 from verifier import rules
 
@@ -108,7 +107,7 @@ class CustodyController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}"
     tags = ["custody"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     async def _verification(
         self, conn: asyncpg.Connection, production_id: UUID, verification_id: UUID

@@ -10,7 +10,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Parameter
 from msgspec import Meta
@@ -20,7 +19,7 @@ from api.forms import json_or_multipart
 from api.safety import open_incident, resolve_incident
 from api.schemas import Long
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.uploads import optional_photo, save_optional_photo
 
 __all__ = ["IncidentController"]
@@ -75,7 +74,7 @@ class IncidentController(Controller):
 
     path = "/api/v1"
     tags = ["safety"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post(
         "/productions/{production_id:uuid}/incidents",

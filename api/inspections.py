@@ -10,7 +10,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import ClientException, HTTPException
 
 from api.auth import Perm, Principal
@@ -20,7 +19,7 @@ from api.items import item_production
 from api.safety import record_inspection
 from api.schemas import Long
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.uploads import optional_photo, save_optional_photo
 from verifier.rules import CLEARABLE_CLASSES, Policy
 
@@ -51,7 +50,7 @@ class InspectionController(Controller):
 
     path = "/api/v1/items/{item_id:uuid}/inspections"
     tags = ["safety"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/", operation_id="recordInspection", status_code=201)
     async def create(
@@ -112,7 +111,7 @@ class PolicyController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}/policy"
     tags = ["safety"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @get("/", operation_id="getPolicy")
     async def show(

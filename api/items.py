@@ -11,7 +11,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.params import Body, Parameter
@@ -30,7 +29,7 @@ from api.schemas import (
     PhotoOut,
 )
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.tags import issue_tag, tag_out
 from api.uploads import photo_out, process_uploads, read_upload, save_photo
 from verifier.rules import CLASSES
@@ -129,7 +128,7 @@ class ItemController(Controller):
 
     path = "/api/v1"
     tags = ["items"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post(
         "/productions/{production_id:uuid}/items",

@@ -23,7 +23,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.params import Parameter
 
@@ -31,7 +30,7 @@ from api.auth import Perm, Principal
 from api.events import append
 from api.labels import LabelData, get_layout, render_pdf, render_png
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.uploads import run_image_job
 
 __all__ = [
@@ -253,7 +252,7 @@ class LabelController(Controller):
 
     path = "/api/v1"
     tags = ["labels"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/productions/{production_id:uuid}/labels", operation_id="printLabels", status_code=200)
     async def print_sheet(

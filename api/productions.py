@@ -8,7 +8,6 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from api import auth
@@ -24,7 +23,7 @@ from api.schemas import (
     Short,
 )
 from api.sql import q
-from api.state import provide_conn, provide_principal
+from api.state import AUTHED
 from verifier.rules import Policy
 
 __all__ = ["ProductionController", "StudioController", "production_out"]
@@ -50,7 +49,7 @@ class ProductionController(Controller):
 
     path = "/api/v1/productions"
     tags = ["productions"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/", operation_id="createProduction", status_code=201)
     async def create(
@@ -189,7 +188,7 @@ class StudioController(Controller):
 
     path = "/api/v1/studios"
     tags = ["studios"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @get("/", operation_id="listStudios")
     async def list_studios(self, principal: Principal) -> list[StudioOut]:

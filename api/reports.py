@@ -25,14 +25,13 @@ import asyncpg
 import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import ClientException
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from api.auth import Perm, Principal
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from api.status import ProductionStatus, production_status
 
 __all__ = [
@@ -246,7 +245,7 @@ class ReportController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}/reports"
     tags = ["record"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @get("/", operation_id="productionReport")
     async def report(

@@ -15,12 +15,11 @@ import asyncpg
 import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.di import Provide
 
 from api.auth import Perm, Principal
 from api.media import media_url
 from api.sql import q
-from api.state import provide_conn, provide_principal, services
+from api.state import AUTHED, services
 from verifier import codes
 from verifier.rules import Policy
 
@@ -67,7 +66,7 @@ class SnapshotController(Controller):
 
     path = "/api/v1/productions/{production_id:uuid}/snapshot"
     tags = ["offline"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @get("/", operation_id="getSnapshot")
     async def snapshot(

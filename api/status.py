@@ -35,14 +35,13 @@ from uuid import UUID
 import asyncpg
 import msgspec
 from litestar import Controller, get
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from api.audit import ChainHead
 from api.auth import Perm, Principal
 from api.custody import last_wrap
 from api.sql import q
-from api.state import provide_conn, provide_principal
+from api.state import AUTHED
 from verifier.rules import Policy
 
 __all__ = [
@@ -194,7 +193,7 @@ class StatusController(Controller):
 
     path = "/api/v1"
     tags = ["status"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @get("/productions/{production_id:uuid}/status", operation_id="productionStatus")
     async def production(

@@ -8,7 +8,6 @@ from uuid import UUID
 
 import asyncpg
 from litestar import Controller, get, post
-from litestar.di import Provide
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
 
@@ -16,7 +15,7 @@ from api.auth import Perm, Principal
 from api.events import append
 from api.schemas import TagOut
 from api.sql import q
-from api.state import provide_conn, provide_principal
+from api.state import AUTHED
 from verifier import codes
 
 __all__ = ["TagController", "issue_tag", "tag_out"]
@@ -84,7 +83,7 @@ class TagController(Controller):
 
     path = "/api/v1"
     tags = ["tags"]
-    dependencies = {"conn": Provide(provide_conn), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/items/{item_id:uuid}/tags", operation_id="issueTag", status_code=201)
     async def issue(self, item_id: UUID, principal: Principal, conn: asyncpg.Connection) -> TagOut:

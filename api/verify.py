@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -20,7 +19,6 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.stores.base import Store
 from msgspec import Meta
@@ -33,7 +31,7 @@ from api.recorder import record_verification
 from api.safety import open_incident
 from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
-from api.state import Services, provide_conn, provide_principal, services
+from api.state import AUTHED, Services, services
 from api.uploads import photo_out, process_uploads, read_upload, run_image_job, save_photo
 from api.verification import FactsRow, evaluate, load_facts
 from verifier import codes, rules
@@ -199,25 +197,12 @@ async def _note_probe(
         )
 
 
-async def _conn_after_auth(
-    state: State, principal: Principal
-) -> AsyncGenerator[asyncpg.Connection, None]:
-    """The request's pooled connection, taken once the caller is known.
-
-    Depending on the principal makes Litestar resolve the two one after the other
-    instead of concurrently in a task group per request (measurable on the hottest
-    path), and a request with a bad token never takes a connection.
-    """
-    async for conn in provide_conn(state):
-        yield conn
-
-
 class VerifyController(Controller):
     """The verdict endpoints."""
 
     path = "/api/v1"
     tags = ["verify"]
-    dependencies = {"conn": Provide(_conn_after_auth), "principal": Provide(provide_principal)}
+    dependencies = AUTHED
 
     @post("/verify", operation_id="verify", status_code=200)
     async def verify(
