@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from api.abuse import rate_limits
 from api.accounts import AccountController, EnrollmentController
 from api.attest import AttestationController, WellKnownController
+from api.corrections import RecordController
 from api.custody import CustodyController
 from api.database import admin_dsn
 from api.errors import exception_handlers
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         IncidentController,
         CustodyController,
         SnapshotController,
+        RecordController,
         StatusController,
         ReportController,
         AttestationController,

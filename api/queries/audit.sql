@@ -41,3 +41,18 @@ SELECT chain_id::text, seq, kind, actor, coalesce(subject_id::text, ''),
 FROM events
 WHERE chain_id = $1
 ORDER BY seq;
+
+-- name: event_in_chain
+-- One event of a chain, for a correction to refer to.
+SELECT seq, kind, hash FROM events WHERE chain_id = $1 AND seq = $2;
+
+-- name: chain_events_page
+-- A page of a chain's events after a seq; corrections only, without them, or all.
+SELECT seq, kind, actor, subject_id, at, body, prev_hash, hash
+FROM events
+WHERE chain_id = $1 AND seq > $2
+  AND ($3::text IS NULL
+       OR ($3 = 'only' AND kind = 'correction')
+       OR ($3 = 'exclude' AND kind <> 'correction'))
+ORDER BY seq
+LIMIT $4;
