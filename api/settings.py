@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: across processes; within one process sign-out is immediate).
     auth_cache_s: float = 5.0
     #: Sign-in and enrollment requests per minute from one client address (0: off).
-    rate_signin_per_min: int = 60
+    rate_signin_per_min: int = 120
     #: Verifications per second from one bearer token, i.e. one phone (0: off).
     rate_verify_per_s: int = 200
     #: Failed sign-ins of one account within signin_failure_window_s before it backs
@@ -94,7 +94,7 @@ def get_settings() -> Settings:
         decode_workers=_env_int("PROPCHECK_DECODE_WORKERS", max(1, (os.cpu_count() or 2) - 1)),
         decode_wait_s=_env_float("PROPCHECK_DECODE_WAIT_S", 2.0),
         auth_cache_s=_env_float("PROPCHECK_AUTH_CACHE_S", 5.0),
-        rate_signin_per_min=_env_int("PROPCHECK_RATE_SIGNIN_PER_MIN", 60),
+        rate_signin_per_min=_env_int("PROPCHECK_RATE_SIGNIN_PER_MIN", 120),
         rate_verify_per_s=_env_int("PROPCHECK_RATE_VERIFY_PER_S", 200),
         signin_max_failures=_env_int("PROPCHECK_SIGNIN_MAX_FAILURES", 5),
         signin_failure_window_s=_env_float("PROPCHECK_SIGNIN_FAILURE_WINDOW_S", 900.0),

@@ -501,6 +501,15 @@ MATRIX: dict[str, Op] = {
         _read(),
         _on_p("/reports", params={"format": "json"}),
     ),
+    "listEvents": Op(
+        "GET", "/api/v1/productions/{production_id}/events", _read(), _on_p("/events")
+    ),
+    "appendCorrection": Op(
+        "POST",
+        "/api/v1/productions/{production_id}/corrections",
+        _act(201),
+        _on_p("/corrections", json={"corrects_seq": 1, "note": "The scene was 12, not 21."}),
+    ),
     "attestProduction": Op(
         "POST",
         "/api/v1/productions/{production_id}/attestations",
