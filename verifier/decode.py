@@ -266,21 +266,22 @@ def _plan(gray: Image.Image) -> Iterator[_Pass]:
 
     Chosen on the kinds of photo in the corpus (phone photos of small tags, scans,
     screenshots), not on single files: most tags in a phone photo read fastest at
-    800 px; smaller ones need 1280 px with the contrast stretched, or the full working
-    copy, thresholded against uneven light; tiny or blurred crops read better enlarged
-    or halved; then small, blurred Code 128 at any angle, read from deblurred scan
-    lines (:data:`_SCANLINES`); then light-on-dark QR; then rotated copies for long
-    barcodes at an angle, first at the angles where the photo has strong parallel edges
-    (measured, see :func:`_bar_angles`), then at fixed steps.
+    800 px; smaller ones need 1280 px with the contrast stretched; small images read
+    better enlarged; small, blurred Code 128 at any angle read from deblurred scan lines
+    (:data:`_SCANLINES`, early, because on a busy machine the later passes may not get
+    their turn); then the full working copy, as is and thresholded against uneven
+    light (tiny or blurred crops: halved); then light-on-dark QR; then rotated copies for
+    long barcodes at an angle, first at the angles where the photo has strong parallel
+    edges (measured, see :func:`_bar_angles`), then at fixed steps.
     """
     n = max(gray.size)
     yield _Pass("base", min(n, 800))
     yield _Pass("contrast", min(n, 1280), _autocontrast)
     if n < 1000:
         yield _Pass("enlarged", 2 * n)
+    yield _SCANLINES
     yield _Pass("full", n) if n > 1280 else _Pass("half", max(n // 2, 64))
     yield _Pass("threshold", n, _threshold)
-    yield _SCANLINES
     yield _Pass("inverted", min(n, 1280), _autocontrast, inverted=True)
     # Turning the image clockwise by a measured tilt puts those bars upright.
     measured = [-tilt for tilt in _bar_angles(gray)]
@@ -483,7 +484,8 @@ def decode_image(
     Passes run in a fixed order (see :func:`_plan`) until one reads a valid propcheck
     code or any text that is not a misread propcheck code (a code-shaped text whose
     check character fails makes the search go on). An empty list means nothing was
-    read. ``budget_s`` bounds the decoding time (no pass starts after it; the zxing
+    read; a symbol with an empty text (a Code 128 start, check and stop read in noise)
+    is not a read. ``budget_s`` bounds the decoding time (no pass starts after it; the zxing
     fallback, when enabled and installed, gets the last fifth of it).
 
     Raises :class:`ImageRejected` (and nothing else) when ``data`` is not a single
@@ -509,7 +511,7 @@ def decode_image(
                 if zxing_on and symbol.symbology == "CODE128" and not is_valid(text):
                     text = _full_code128_text(img, text)
                 key = (symbol.symbology, text)
-                if key not in found:
+                if text and key not in found:
                     found[key] = _to_decoded(symbol, text, _then(to_gray, to_original), "zbar")
             del img
         if _settled(found):
@@ -518,7 +520,7 @@ def decode_image(
         for symbol in _zxing_scan(gray):
             text = symbol.data.decode("utf-8")
             key = (symbol.symbology, text)
-            if key not in found:
+            if text and key not in found:
                 found[key] = _to_decoded(symbol, text, to_original, "zxing")
     return sorted(found.values(), key=lambda d: not d.valid_code)
 
@@ -534,7 +536,7 @@ def _read_scanlines(
     regions = scanline.find_bar_regions(pixels)
     for read in scanline.read_bar_regions(pixels, regions, deadline):
         key = ("CODE128", read.text)
-        if key not in found:
+        if read.text and key not in found:
             symbol = ZbarSymbol(data=b"", symbology="CODE128", points=read.corners)
             found[key] = _to_decoded(symbol, read.text, to_original, "scanline")
 
