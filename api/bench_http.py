@@ -36,8 +36,9 @@ class LoadResult(msgspec.Struct, kw_only=True):
     errors: int = 0
     #: Bodies of 2xx answers, when asked for (to check each against the database).
     bodies: list[bytes] = []
-    #: (status, latency) of every answer, when asked for (fault tests).
-    timeline: list[tuple[float, int, float]] = []
+    #: (start offset, status or -1 for a connection error, latency, body) of every
+    #: request, when asked for (fault tests).
+    timeline: list[tuple[float, int, float, bytes]] = []
 
     @property
     def answered(self) -> int:
@@ -191,11 +192,15 @@ async def drive(
     request_timeout_s: float | None = None,
     keep_bodies: bool = False,
     keep_timeline: bool = False,
+    pace_s: float = 0.0,
+    stop: asyncio.Event | None = None,
 ) -> LoadResult:
     """``clients`` keep-alive connections, each sending requests back to back.
 
     A request that fails at the connection level (refused, reset, timed out) counts
-    as an error, and its client reconnects after a short pause.
+    as an error, and its client reconnects after a short pause. ``pace_s`` is a pause
+    after each answer (a gentler load for the reliability tests); ``stop`` ends the run
+    before ``duration`` when set.
     """
     result = LoadResult(duration_s=duration)
     start = time.perf_counter()
@@ -205,7 +210,7 @@ async def drive(
 
     async def client() -> None:
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not (stop is not None and stop.is_set()):
             raw = make_request()
             t0 = time.perf_counter()
             try:
@@ -220,7 +225,7 @@ async def drive(
             except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
                 result.errors += 1
                 if keep_timeline:
-                    result.timeline.append((t0 - start, -1, time.perf_counter() - t0))
+                    result.timeline.append((t0 - start, -1, time.perf_counter() - t0, b""))
                 if conn is not None:
                     conn[1].close()
                 conn = None
@@ -232,7 +237,9 @@ async def drive(
             if keep_bodies and 200 <= status < 300:
                 result.bodies.append(body)
             if keep_timeline:
-                result.timeline.append((t0 - start, status, t1 - t0))
+                result.timeline.append((t0 - start, status, t1 - t0, body))
+            if pace_s:
+                await asyncio.sleep(pace_s)
         if conn is not None:
             conn[1].close()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from api.auth import Principal, resolve_principal
+from api.errors import DB_DOWN
 from api.settings import Settings
 
 __all__ = ["AUTHED", "Services", "provide_conn", "provide_principal", "services"]
@@ -41,10 +43,24 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
     return await resolve_principal(request, svc.pool, svc.settings.auth_cache_s)
 
 
-async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """Dependency: one pooled connection for the request."""
+@asynccontextmanager
+async def _pooled(state: State) -> AsyncIterator[asyncpg.Connection]:
     svc = services(state)
     async with svc.pool.acquire(timeout=svc.settings.db_timeout_s) as conn:
+        try:
+            yield conn
+        except DB_DOWN:
+            # Dropped, not released: after a timed-out query asyncpg would first wait, up
+            # to another timeout, for its cancellation (a hung server makes every 503
+            # take twice db_timeout_s); a broken one is useless anyway. The pool opens a
+            # fresh connection when one is next needed.
+            conn.terminate()
+            raise
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """Dependency: one pooled connection for the request."""
+    async with _pooled(state) as conn:
         yield conn
 
 
@@ -58,7 +74,7 @@ async def provide_conn_after_auth(
     raised by the principal could leave the connection's clean-up unrun), and the
     hottest path saves a task group per request.
     """
-    async for conn in provide_conn(state):
+    async with _pooled(state) as conn:
         yield conn
 
 

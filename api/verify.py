@@ -233,6 +233,9 @@ class VerifyController(Controller):
             raise  # a 4xx about the request itself; the client shows STOP for any non-200
         except DB_DOWN as exc:
             _log.warning("verify: database unavailable: %r", exc)
+            # Dropped, not released: see api.state._pooled (no second wait for a hung
+            # server's query cancellation).
+            conn.terminate()
             return Response(
                 _stop_body("service_unavailable"), status_code=503, headers={"Retry-After": "2"}
             )
