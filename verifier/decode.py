@@ -3,19 +3,23 @@
 A single ``pyzbar.decode`` of a whole phone photo misses most tags that are small in the
 frame, rotated, blurred, noisy or dark. :func:`decode_image` runs a fixed list of
 passes over a grayscale working copy instead (several scales, contrast stretching,
-local thresholding, light-on-dark QR, rotations for tilted barcodes) and stops at the
-first pass that reads a valid propcheck code, or any text that does not look like a
-propcheck code (a foreign code: the photo was readable at that scale). A code-shaped
-text whose check character fails is a misread: the search goes on.
+local thresholding, light-on-dark QR, rotations for tilted barcodes, and Code 128 read
+from deblurred scan lines, see :mod:`verifier.scanline`) and stops at the first pass
+that reads a valid propcheck code, or any text that does not look like a propcheck code
+(a foreign code: the photo was readable at that scale). A code-shaped text whose check
+character fails is a misread: the search goes on.
 
 Bounds, whatever the input:
 
 * pixels: the image is refused before decoding above ``max_pixels`` (default
   :data:`DEFAULT_MAX_PIXELS`, 50 MP); a JPEG is decoded at 1/2, 1/4 or 1/8 scale when
   that still leaves a working copy of at least ~1500 px on its short side, and every
-  pass works on at most :data:`WORK_MAX_SIDE` pixels on the long side;
-* time: the clock is checked between passes; no new pass starts once ``budget_s`` is
-  spent (one pass takes well under 0.3 s on a 2-core machine);
+  pass works on at most :data:`WORK_MAX_SIDE` pixels on the long side. Only when a
+  barcode-shaped region of a reduced copy cannot be read is the photo decoded at full
+  size, and only up to :data:`FULL_SIZE_MAX_PIXELS` (16 MP);
+* time: the clock is checked between passes and between scan-line regions; no new
+  pass starts once ``budget_s`` is spent (one pass takes well under 0.3 s on a 2-core
+  machine);
 * memory: each pass builds one working image and drops it before the next, so memory
   does not grow with the number of passes.
 
@@ -24,13 +28,14 @@ Errors: every input problem raises :class:`verifier.imageio.ImageRejected` (its
 pyzbar 0.1.9 defect ``ValueError: 4294967295 is not a valid ZBarOrientation`` (libzbar
 leaves the orientation unknown on merged structured-append QR groups, and pyzbar
 converts it with an enum that cannot hold it) cannot happen here: libzbar is driven
-through pyzbar's ctypes bindings by :func:`zbar_scan`, which never reads the
-orientation.
+through pyzbar's ctypes bindings by :func:`verifier.zbar.zbar_scan`, which never reads
+the orientation.
 
 Second engine: when the optional ``zxing-cpp`` package is installed and ``second_engine``
-is true, it runs once after every pyzbar pass has failed; it is also used to recover the
-full text of Code 128 symbols that use FNC4 extended characters, which libzbar drops
-silently. pyzbar remains the primary decoder.
+is true, it reads the deblurred scan lines, runs once on the whole working copy after
+every other pass has failed, and recovers the full text of Code 128 symbols that use
+FNC4 extended characters, which libzbar drops silently. pyzbar remains the primary
+decoder. The scan lines also need numpy.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ __all__ = [
     "DECODE_FORMATS",
     "DEFAULT_BUDGET_S",
     "DEFAULT_MAX_PIXELS",
+    "FULL_SIZE_MAX_PIXELS",
     "WORK_MAX_SIDE",
     "Decoded",
     "ImageRejected",
@@ -73,6 +79,13 @@ WORK_MAX_SIDE: Final = 2048
 #: Formats accepted by :func:`decode_image` (phone photos, plus scanner output).
 DECODE_FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 
+#: Largest photo (pixels) that is decoded again at full size when a barcode-shaped
+#: region in its reduced working copy could not be read (a 16 MP grayscale copy is 16 MB).
+FULL_SIZE_MAX_PIXELS: Final = 16_000_000
+# Re-read at full size only when the working copy is at most 2/3 of it, and only the
+# strongest few regions.
+_FULL_SIZE_MIN_FACTOR: Final = 1.5
+_FULL_SIZE_REGIONS: Final = 3
 # JPEG draft decoding: ask for at least this many pixels on each side, so a 12 MP photo
 # decodes at half scale (2016 x 1512) and a 48 MP one at a quarter.
 _DRAFT_MIN_SIDE: Final = 1500
@@ -88,12 +101,14 @@ class Decoded(msgspec.Struct, frozen=True, kw_only=True):
     #: Where the symbol is, as (x, y) points in the original image's pixel coordinates
     #: (after EXIF orientation): the four corners of a QR code; for a Code 128 barcode
     #: read by libzbar, the rectangle around the points where its scan lines completed
-    #: the read (one to four points, on the barcode; zxing gives the barcode's ends).
+    #: the read (one to four points, on the barcode; zxing gives the barcode's ends; a
+    #: scan-line read gives a band through the middle of the barcode, end to end).
     points: list[tuple[int, int]]
     #: ``verifier.codes.is_valid(text)``: a propcheck tag code with a correct check
     #: character. A false value on a code-shaped text means a misread.
     valid_code: bool
-    #: Which engine read it: ``"zbar"`` (pyzbar) or ``"zxing"`` (the optional fallback).
+    #: Which engine read it: ``"zbar"`` (pyzbar), ``"zxing"`` (the optional fallback on
+    #: the whole image) or ``"scanline"`` (zxing on a deblurred scan line).
     engine: str = "zbar"
 
 
@@ -503,7 +518,13 @@ def decode_image(
             break
         if step is _SCANLINES:
             if zxing_on:
-                _read_scanlines(gray, to_original, zbar_deadline, found)
+                _read_scanlines(
+                    gray,
+                    to_original_scale,
+                    zbar_deadline,
+                    found,
+                    lambda: _full_size_gray(data, max_pixels),
+                )
         else:
             img, to_gray = step.build(gray)
             for symbol in zbar_scan(img, inverted=step.inverted):
@@ -526,19 +547,48 @@ def decode_image(
 
 
 def _read_scanlines(
-    gray: Image.Image, to_original: _Affine, deadline: float, found: dict[tuple[str, str], Decoded]
+    gray: Image.Image,
+    to_original_scale: float,
+    deadline: float,
+    found: dict[tuple[str, str], Decoded],
+    full_size: Callable[[], Image.Image | None],
 ) -> None:
-    """Add the Code 128 texts :mod:`verifier.scanline` reads from deblurred scan lines."""
+    """Add the Code 128 texts :mod:`verifier.scanline` reads from deblurred scan lines.
+
+    When the working copy is a reduced photo and nothing is read from it, the strongest
+    regions are read again from the full-size photo: a small tag in a 12 MP photo can
+    have bars 1.5 px wide, which the half-size copy cannot resolve.
+    """
     scanline = _scanline()
     if scanline is None:
         return
     pixels = scanline.np.asarray(gray)
     regions = scanline.find_bar_regions(pixels)
-    for read in scanline.read_bar_regions(pixels, regions, deadline):
+    reads = scanline.read_bar_regions(pixels, regions, deadline)
+    scale = to_original_scale
+    if not reads and regions and to_original_scale >= _FULL_SIZE_MIN_FACTOR:
+        full = full_size()
+        if full is not None and time.perf_counter() < deadline:
+            factor = max(full.size) / max(gray.size)
+            strongest = [r.scaled(factor) for r in regions[:_FULL_SIZE_REGIONS]]
+            reads = scanline.read_bar_regions(scanline.np.asarray(full), strongest, deadline)
+            scale = to_original_scale / factor
+    for read in reads:
         key = ("CODE128", read.text)
         if read.text and key not in found:
             symbol = ZbarSymbol(data=b"", symbology="CODE128", points=read.corners)
-            found[key] = _to_decoded(symbol, read.text, to_original, "scanline")
+            found[key] = _to_decoded(symbol, read.text, _scaled(scale), "scanline")
+
+
+def _full_size_gray(data: bytes, max_pixels: int) -> Image.Image | None:
+    """The photo at full size in grayscale, or None above :data:`FULL_SIZE_MAX_PIXELS`."""
+    with Image.open(io.BytesIO(data)) as probe:
+        if probe.width * probe.height > min(max_pixels, FULL_SIZE_MAX_PIXELS):
+            return None
+    try:
+        return _to_gray(open_image(data, formats=DECODE_FORMATS, max_pixels=max_pixels))
+    except (ImageRejected, OSError, ValueError, MemoryError):
+        return None
 
 
 def _scanline() -> ModuleType | None:

@@ -152,6 +152,17 @@ def test_small_blurred_code128_is_read_from_deblurred_scan_lines(distortion: dic
     _assert_on_symbol(found, scene, tolerance=12)
 
 
+def test_small_code128_in_a_twelve_megapixel_photo_is_read_at_full_size() -> None:
+    # Bars 1.3 px wide in the photo are 0.65 px in the half-size working copy: only
+    # reading the barcode-shaped region again from the full-size photo finds them.
+    code = _code()
+    tag = code128_tag(code, module_px=2)
+    scene = place(tag, size=(4032, 3024), at=(0.4, 0.6), scale=0.65, blur=0.6, angle=30, noise=6)
+    found = _only(_read(encode(scene.image, quality=88)), code)
+    assert found.engine == "scanline"
+    _assert_on_symbol(found, scene, tolerance=16)
+
+
 @pytest.mark.parametrize("orientation", [3, 6, 8])
 def test_exif_rotated_jpeg_gives_points_in_the_upright_image(orientation: int) -> None:
     code = _code()
