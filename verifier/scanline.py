@@ -54,7 +54,7 @@ _MIN_CELLS: Final = 4
 #: Blur widths (Gaussian sigma, in working-image pixels) and noise-to-signal ratios the
 #: Wiener filter assumes, and the windows (px) of the local threshold: from light
 #: defocus to bars blurred by about their own width.
-_SIGMAS_PX: Final = (0.7, 1.2, 2.0)
+_SIGMAS_PX: Final = (0.7, 1.0, 1.3, 1.6, 2.0)
 _NOISE_RATIOS: Final = (0.01, 0.05)
 _WINDOWS_PX: Final = (4.0, 8.0, 16.0)
 #: Samples per pixel along the axis, and the most samples a line may have.
