@@ -199,6 +199,13 @@ class CustodyController(Controller):
                         verification_id=v["id"],
                     )
         except asyncpg.UniqueViolationError:
+            if data.client_id is not None:
+                # A concurrent replay of the same hand-off committed first: its answer.
+                done = await conn.fetchrow(
+                    q("checkout_by_client_id"), data.client_id, production_id
+                )
+                if done is not None:
+                    return Response(_custody(done), status_code=201)
             return _refused("This item is already checked out, or that scan was already used.")
         return Response(_custody(row), status_code=201)
 
@@ -227,6 +234,13 @@ class CustodyController(Controller):
                 q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
             )
             if row is None:
+                if data.client_id is not None:
+                    # A concurrent replay of the same check-in committed first.
+                    done = await conn.fetchrow(
+                        q("checkin_by_client_id"), data.client_id, production_id
+                    )
+                    if done is not None:
+                        return Response(_custody(done), status_code=200)
                 return _refused("This item is not checked out.")
             await append(
                 conn,
