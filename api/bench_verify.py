@@ -211,10 +211,13 @@ async def _mint_tokens(dsn: str, seeded: Seeded, n: int) -> list[str]:
 
 async def _chain_lock_cost(
     dsn: str, studio_id: UUID, *, clients: int, duration: float
-) -> tuple[LoadResult, LoadResult]:
-    """record_verification alone: every connection on one chain, then one chain each."""
+) -> tuple[LoadResult, LoadResult, LoadResult]:
+    """Storing verifications alone, ``clients`` connections: one commit each on one
+    production's chain, the same with group commit (api.recorder), and one commit each
+    spread over ``clients`` chains (no lock contention)."""
     from api.app import open_pool
     from api.events import canonical
+    from api.recorder import record_verification
     from api.settings import Settings
 
     conn = await asyncpg.connect(dsn)
@@ -222,14 +225,14 @@ async def _chain_lock_cost(
         productions = [
             r["id"]
             for r in await conn.fetch(
-                q("bv_insert_productions"), studio_id, "Chain cost", clients + 1
+                q("bv_insert_productions"), studio_id, "Chain cost", clients + 2
             )
         ]
     finally:
         await conn.close()
     pool = await open_pool(Settings(pool_size=clients, db_timeout_s=30.0), dsn)
 
-    async def phase(chains: list[UUID]) -> LoadResult:
+    async def phase(chains: list[UUID], *, grouped: bool) -> LoadResult:
         result = LoadResult(duration_s=duration)
         deadline = time.perf_counter() + duration
         start = time.perf_counter()
@@ -240,28 +243,14 @@ async def _chain_lock_cost(
                 while time.perf_counter() < deadline:
                     vid = uuid.uuid4()
                     body = canonical({"verification_id": vid, "verdict": "STOP", "bench": True})
+                    args: list[Any] = [vid, None, chain, "BENCH", None, None, "STOP"]
+                    args += [["unknown_code"]]
+                    args += [False, "check", None, "code", None, "bench", "bench", False, None]
                     t0 = time.perf_counter()
-                    await c.fetchrow(
-                        q("record_verification"),
-                        vid,
-                        None,
-                        chain,
-                        "BENCH",
-                        None,
-                        None,
-                        "STOP",
-                        ["unknown_code"],
-                        False,
-                        "check",
-                        None,
-                        "code",
-                        None,
-                        "bench",
-                        "bench",
-                        False,
-                        None,
-                        body,
-                    )
+                    if grouped:
+                        await record_verification(c, args, body)
+                    else:
+                        await c.fetchrow(q("record_verification"), *args, body)
                     result.latencies_s.append(time.perf_counter() - t0)
                     result.statuses[200] = result.statuses.get(200, 0) + 1
 
@@ -270,11 +259,12 @@ async def _chain_lock_cost(
         return result
 
     try:
-        one = await phase(productions[:1])
-        many = await phase(productions[1:])
+        one = await phase(productions[:1], grouped=False)
+        grouped = await phase(productions[1:2], grouped=True)
+        many = await phase(productions[2:], grouped=False)
     finally:
         await pool.close()
-    return one, many
+    return one, grouped, many
 
 
 def _merge(results: list[LoadResult]) -> LoadResult:
@@ -418,11 +408,13 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             f"= {photo_factor:.2f}x (target <= 3x)"
         )
 
-        one, many = await _chain_lock_cost(
+        one, grouped, many = await _chain_lock_cost(
             dsn, seeded.studio_id, clients=opts.clients, duration=opts.chain_seconds
         )
-        say(one.line("chain lock: record_verification, 32 connections, 1 chain"))
-        say(many.line("chain lock: record_verification, 32 connections, 32 chains"))
+        n = opts.clients
+        say(one.line(f"store only, {n} connections, 1 chain, a commit each"))
+        say(grouped.line(f"store only, {n} connections, 1 chain, group commit"))
+        say(many.line(f"store only, {n} connections, {n} chains, a commit each"))
 
         ok = await _check_record(dsn, seeded.production_id, verified_2xx, say)
         ratio = v.rate / f.rate if f.rate else 0.0
@@ -446,6 +438,7 @@ async def _check_record(
     conn = await asyncpg.connect(dsn)
     try:
         counts = await conn.fetchrow(q("bv_counts"), production_id)
+        commits = await conn.fetchrow(q("bv_commits"), production_id)
         t0 = time.perf_counter()
         (chain,) = await verify_database(conn, production_id)
         took = time.perf_counter() - t0
@@ -457,7 +450,8 @@ async def _check_record(
         f"{counts['verification_events']:,} verification events "
         f"({'all recorded' if recorded else 'MISMATCH'}); chain of {chain.report.events:,} events "
         f"{'verifies' if chain.report.ok else 'BROKEN: ' + str(chain.report.problem)} "
-        f"({took:.1f} s)"
+        f"({took:.1f} s); {commits['n'] / max(1, commits['commits']):.1f} verifications "
+        "per commit on average"
     )
     return recorded and chain.report.ok
 

@@ -65,3 +65,9 @@ SELECT user_id FROM production_members WHERE production_id = $1 AND role = 'scan
 -- name: bv_analyze
 -- Fresh planner statistics after the bulk seed.
 ANALYZE;
+
+-- name: bv_commits
+-- Verifications by code and the transactions that stored them (created_at is the
+-- transaction's start, so one value per commit): the group commit's batch size.
+SELECT count(*) AS n, count(DISTINCT created_at) AS commits
+FROM verifications WHERE production_id = $1 AND method = 'code';
