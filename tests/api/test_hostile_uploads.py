@@ -405,6 +405,7 @@ async def test_hostile_images_to_every_upload_endpoint(
     assert not failures, "\n".join(failures)
     workers = client.app.state.services.settings.decode_workers
     assert peak_mb < PEAK_RSS_GROWTH_BASE_MB + workers * PEAK_RSS_GROWTH_CAP_MB_PER_WORKER
+    assert _blob_files(client) > 0  # the blob check above looks where blobs really go
     # The server is still up and answering.
     assert (await client.get("/health")).status_code == 200
 
