@@ -1066,3 +1066,30 @@ async def test_sign_in_answers_reveal_no_secrets(ctx: Ctx) -> None:
     r = await ctx.client.get(f"/api/v1/productions/{ctx.p}/members", headers=ctx.h("auditor"))
     assert r.status_code == 200
     assert "argon2" not in r.text and "password" not in r.text
+
+
+async def test_photos_are_served_only_at_their_signed_urls(ctx: Ctx) -> None:
+    """/media is outside the schema: the HMAC in the URL is its only key, and only an
+    authorised answer contains it."""
+    item = await ctx.item()
+    r = await ctx.client.post(
+        f"/api/v1/items/{item['id']}/photos",
+        files={"photo": ("p.jpg", jpeg(64, 48), "image/jpeg")},
+        headers=ctx.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    url: str = r.json()["thumb_url"]
+    path, _, query = url.partition("?")
+    assert (await ctx.client.get(url)).status_code == 200
+    sha = path.rsplit("/", 1)[1]
+    forged = f"s={'0' * 32}"
+    other = f"{path[: -len(sha)]}{'a' * 64}?{query}"
+    for attempt in (path, f"{path}?{forged}", other, f"{path}?{query}0"):
+        r = await ctx.client.get(attempt)
+        assert r.status_code == 404, attempt
+        assert sha not in r.text
+    # Nobody outside P is ever handed the signed URL.
+    for caller in OUTSIDERS:
+        r = await ctx.client.get(f"/api/v1/items/{item['id']}", headers=ctx.h(caller))
+        assert r.status_code == 404
+        assert query not in r.text
