@@ -408,6 +408,9 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             f"= {photo_factor:.2f}x (target <= 3x)"
         )
 
+        # The servers' pools would count against max_connections (2 workers: 80).
+        product.stop()
+        floor.stop()
         one, grouped, many = await _chain_lock_cost(
             dsn, seeded.studio_id, clients=opts.clients, duration=opts.chain_seconds
         )
