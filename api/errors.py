@@ -63,10 +63,7 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 
 
 #: The reason shown when a phone is throttled (not a verdict on any item).
-_RATE_LIMITED = {
-    "code": "rate_limited",
-    "message": "Too many scans from this phone. Wait a moment. Treat this item as unsafe.",
-}
+_RATE_LIMITED = {"code": "rate_limited", "message": rules.MESSAGES["rate_limited"]}
 
 
 _ERROR_NAMES = {

@@ -72,6 +72,8 @@ def settings(database: str, tmp_path_factory: pytest.TempPathFactory) -> Setting
         var_dir=tmp_path_factory.mktemp("var"),
         auth_cache_s=0.0,
         decode_workers=2,
+        # Every test signs in from one address; the limit tests build apps with limits.
+        rate_signin_per_min=0,
     )
 
 

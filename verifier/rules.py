@@ -57,6 +57,7 @@ ScanProblem = Literal["bad_format", "bad_check_character", "no_code_found", "amb
 MESSAGES: dict[str, str] = {
     "internal_error": "Something went wrong while checking. Treat this item as unsafe.",
     "service_unavailable": "The registry could not be reached. Treat this item as unsafe.",
+    "rate_limited": "Too many scans from this phone. Wait a moment. Treat this item as unsafe.",
     "no_code_found": (
         "No tag code was found in the photo. Move closer, add light, or type the code."
     ),

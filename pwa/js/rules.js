@@ -32,6 +32,7 @@ const SCAN_PROBLEMS = new Set(["bad_format", "bad_check_character", "no_code_fou
 export const MESSAGES = Object.freeze({
   internal_error: "Something went wrong while checking. Treat this item as unsafe.",
   service_unavailable: "The registry could not be reached. Treat this item as unsafe.",
+  rate_limited: "Too many scans from this phone. Wait a moment. Treat this item as unsafe.",
   no_code_found: "No tag code was found in the photo. Move closer, add light, or type the code.",
   ambiguous_photo: "The photo shows more than one tag. Photograph one tag at a time.",
   bad_format: "This is not a propcheck tag code.",

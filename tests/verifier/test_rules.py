@@ -23,7 +23,7 @@ from verifier import rules
 VECTORS_PATH = Path(__file__).parents[1] / "vectors" / "verdicts.json"
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 # Codes that only stop() produces (errors and outages), never decide().
-OUTSIDE_FACTS = {"internal_error", "service_unavailable"}
+OUTSIDE_FACTS = {"internal_error", "service_unavailable", "rate_limited"}
 RESTRICTED = [c for c in rules.CLASSES if c not in rules.CLEARABLE_CLASSES]
 
 
@@ -142,6 +142,7 @@ def test_reason_codes_are_stable_and_have_sentences() -> None:
     assert list(rules.MESSAGES) == [
         "internal_error",
         "service_unavailable",
+        "rate_limited",
         "no_code_found",
         "ambiguous_photo",
         "bad_format",
