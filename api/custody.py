@@ -48,6 +48,9 @@ class CheckoutIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froze
     #: Replayed from a phone's offline outbox: the hand-off already happened on set, so
     #: it is recorded even when the server's checks fail, with an incident saying why.
     offline: bool = False
+    #: When the phone recorded the hand-off (offline replays): with the scan's own
+    #: client_time it measures the scan's age on set, not at replay.
+    client_time: datetime | None = None
 
 
 class CheckinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -118,9 +121,18 @@ class CustodyController(Controller):
         return v
 
     async def _handoff_problem(
-        self, conn: asyncpg.Connection, production_id: UUID, v: asyncpg.Record, performer: str
+        self,
+        conn: asyncpg.Connection,
+        production_id: UUID,
+        v: asyncpg.Record,
+        performer: str,
+        handed_at: datetime | None = None,
     ) -> tuple[str, tuple[rules.Reason, ...]] | None:
-        """Why this scan may not back a hand-off to ``performer`` now, or None."""
+        """Why this scan may not back a hand-off to ``performer`` now, or None.
+
+        ``handed_at`` (an offline replay's client_time) measures the scan's age on the
+        phone's own clock, when the scan carries one too.
+        """
         if v["verdict"] != "CLEARED":
             return "That scan was STOP: the item cannot be handed over.", ()
         if v["purpose"] != "checkout" or v["handoff_to"] != performer:
@@ -135,7 +147,10 @@ class CustodyController(Controller):
             exclude_verification=v["id"],
         )
         verdict = rules.decide(facts)
-        if v["age"] > timedelta(minutes=facts.policy.verification_valid_minutes):
+        age = v["age"]
+        if handed_at is not None and v["client_time"] is not None:
+            age = handed_at - v["client_time"]
+        if not timedelta(0) <= age <= timedelta(minutes=facts.policy.verification_valid_minutes):
             return "That scan is too old for a hand-off: scan the item again.", ()
         if verdict.verdict != "CLEARED":
             return "The item is not cleared now.", verdict.reasons
@@ -156,7 +171,8 @@ class CustodyController(Controller):
         v = await self._verification(conn, production_id, data.verification_id)
         if v["item_id"] is None or v["tag_code"] is None:
             return _refused("That scan did not identify an item of this production.")
-        problem = await self._handoff_problem(conn, production_id, v, data.performer)
+        handed_at = data.client_time if data.offline else None
+        problem = await self._handoff_problem(conn, production_id, v, data.performer, handed_at)
         if problem is not None and not data.offline:
             return _refused(*problem)
         try:

@@ -118,7 +118,7 @@ SELECT status FROM items WHERE id = $1;
 -- A verification used for a hand-off, with its confirmation and the item's current tag.
 SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmation,
        v.purpose, v.handoff_to, v.actor, v.device, v.created_at, t.code AS tag_code,
-       t.status AS tag_status, c.match AS confirmed_match,
+       t.status AS tag_status, c.match AS confirmed_match, v.client_time,
        now() - v.created_at AS age
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id

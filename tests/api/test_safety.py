@@ -372,3 +372,52 @@ async def test_offline_handoff_replay_is_stored_once(
         "SELECT method FROM verifications WHERE client_id = $1", uuid.UUID(vid)
     )
     assert method == "offline"
+
+
+@pytest.mark.parametrize(("minutes_later", "incident"), [(2, False), (30, True)])
+async def test_offline_handoff_age_is_measured_on_the_phone_clock(
+    client: AsyncTestClient[Any], db: Any, minutes_later: int, incident: bool
+) -> None:
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    vid = str(uuid.uuid4())
+    scanned = "2026-01-01T01:00:00Z"
+    handed = f"2026-01-01T01:{minutes_later:02d}:00Z"
+    offline = {
+        "verdict": "CLEARED",
+        "reasons": [],
+        "needs_confirmation": True,
+        "snapshot_at": "2026-01-01T00:00:00Z",
+    }
+    body = {
+        "code": item["tag"]["code"],
+        "purpose": "checkout",
+        "handoff_to": "Alex",
+        "client_id": vid,
+        "client_time": scanned,
+        "offline": offline,
+    }
+    assert (
+        await client.post("/api/v1/verify", json=body, headers=w.h("prop_master"))
+    ).status_code == 200
+    r = await client.post(
+        f"/api/v1/verifications/{vid}/confirm", json={"match": True}, headers=w.h("prop_master")
+    )
+    assert r.status_code == 200
+    # Replayed long after (the server's now is far from 2026-01-01): the phone's clocks count.
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkouts",
+        json={
+            "verification_id": vid,
+            "performer": "Alex",
+            "client_id": str(uuid.uuid4()),
+            "offline": True,
+            "client_time": handed,
+        },
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    incidents = (
+        await client.get(f"/api/v1/productions/{w.production_id}/incidents", headers=w.h("auditor"))
+    ).json()
+    assert any(i["item_id"] == item["id"] for i in incidents) is incident

@@ -129,7 +129,8 @@ export class CustodyView {
     }
     await this.app.outbox.add({
       path: `${this.base}/checkouts`,
-      json: { ...body, offline: true },
+      // The phone's clock at hand-off: the server measures the scan's age with it.
+      json: { ...body, offline: true, client_time: new Date().toISOString() },
       label: `Hand-off of ${result.item?.name ?? "an item"} to ${performer}`,
     });
     done(`Offline: the hand-off to ${performer} is saved on this phone and will be sent when the network is back.`);
