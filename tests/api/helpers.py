@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -77,3 +78,22 @@ async def verify(
 def reason_codes(answer: dict[str, Any]) -> list[str]:
     """The reason codes of a verdict answer."""
     return [r["code"] for r in answer["reasons"]]
+
+
+async def new_production(client: AsyncTestClient[Any], w: World, prefix: str = "Extra") -> str:
+    """A new empty production in the world's studio with the world's three members."""
+    r = await client.post(
+        "/api/v1/productions",
+        json={"studio_id": w.studio_id, "name": f"{prefix} {uuid.uuid4().hex[:8]}"},
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 201, r.text
+    pid: str = r.json()["id"]
+    for role in ("prop_master", "scanner", "auditor"):
+        r = await client.post(
+            f"/api/v1/productions/{pid}/members",
+            json={"email": f"{role}-{w.tag}@a.test", "role": role},
+            headers=w.h("studio_admin"),
+        )
+        assert r.status_code == 200, r.text
+    return pid

@@ -21,7 +21,7 @@ from PIL import Image
 
 from api.label_routes import LabelError, LabelRequest, print_labels
 from api.labels import LAYOUTS, LabelData, cell_box, render_pdf
-from tests.api.helpers import register
+from tests.api.helpers import new_production, register
 from tests.conftest import World, make_world
 from verifier.decode import decode_image
 
@@ -79,21 +79,7 @@ async def world(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
 
 async def _production(client: AsyncTestClient[Any], w: World) -> str:
     """A new production of the world's studio whose prop master is the world's."""
-    r = await client.post(
-        "/api/v1/productions",
-        json={"studio_id": w.studio_id, "name": f"Labels {uuid.uuid4().hex[:6]}"},
-        headers=w.h("studio_admin"),
-    )
-    assert r.status_code == 201, r.text
-    pid: str = r.json()["id"]
-    for role in ("prop_master", "scanner", "auditor"):
-        r = await client.post(
-            f"/api/v1/productions/{pid}/members",
-            json={"email": f"{role}-{w.tag}@a.test", "role": role},
-            headers=w.h("studio_admin"),
-        )
-        assert r.status_code == 200, r.text
-    return pid
+    return await new_production(client, w, "Labels")
 
 
 async def _item(

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import inspect, ready_item, register, verify
+from tests.api.helpers import inspect, new_production, ready_item, register, verify
 from tests.conftest import World, make_world
 
 
@@ -20,20 +20,7 @@ async def base(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
 
 async def fresh(client: AsyncTestClient[Any], w: World) -> World:
     """A new empty production in the world's studio, with the same members."""
-    r = await client.post(
-        "/api/v1/productions",
-        json={"studio_id": w.studio_id, "name": f"Status {uuid.uuid4().hex[:8]}"},
-        headers=w.h("studio_admin"),
-    )
-    assert r.status_code == 201, r.text
-    pid = r.json()["id"]
-    for role in ("prop_master", "scanner", "auditor"):
-        r = await client.post(
-            f"/api/v1/productions/{pid}/members",
-            json={"email": f"{role}-{w.tag}@a.test", "role": role},
-            headers=w.h("studio_admin"),
-        )
-        assert r.status_code == 200, r.text
+    pid = await new_production(client, w, "Status")
     return World({**w.__dict__, "production_id": pid})
 
 
