@@ -10,7 +10,9 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 packages=()
-ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || packages+=(libzbar0)
+# grep without -q reads all of ldconfig's output: with pipefail, an early exit would
+# kill ldconfig with SIGPIPE and count as "missing".
+ldconfig -p 2>/dev/null | grep 'libzbar\.so\.0' >/dev/null || packages+=(libzbar0)
 if [ "$want_test" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-dejavu-core)
 fi
