@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
+from api.errors import DB_DOWN
 from api.sql import q
 
 __all__ = [
@@ -147,14 +148,24 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
     return token
 
 
-async def resolve_principal(request: Request[Any, Any, Any], pool: Any, ttl: float) -> Principal:
-    """The caller of ``request``, from the cache or the database; 401 when unknown."""
+async def resolve_principal(
+    request: Request[Any, Any, Any], pool: Any, ttl: float, wait_s: float | None = None
+) -> Principal:
+    """The caller of ``request``, from the cache or the database; 401 when unknown.
+
+    ``wait_s`` bounds the wait for a pooled connection (settings.db_timeout_s).
+    """
     token_hash = hash_secret(_bearer(request))
     now = time.monotonic()
     hit = _cache.get(token_hash)
     if hit is not None and hit[0] > now:
         return hit[1]
-    row = await pool.fetchrow(q("principal_by_token"), token_hash)
+    async with pool.acquire(timeout=wait_s) as conn:
+        try:
+            row = await conn.fetchrow(q("principal_by_token"), token_hash)
+        except DB_DOWN:
+            conn.terminate()  # not released: see api.state._pooled
+            raise
     if row is None:
         _cache.pop(token_hash, None)
         raise NotAuthorizedException("The token is unknown, expired or signed out.")

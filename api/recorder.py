@@ -94,7 +94,14 @@ async def record_verification(
     try:
         results = await _write(conn, batch)
     except BaseException as exc:
-        for e in batch:
+        failed = list(batch)
+        if isinstance(exc, DB_DOWN):
+            # The database is unreachable or hung: the waiting verifications fail now
+            # too (503), rather than each leading a write that waits out the timeout
+            # again, which would stretch a 503 to a multiple of db_timeout_s.
+            failed += chain.pending
+            chain.pending.clear()
+        for e in failed:
             if e is not entry and not e.future.done():
                 e.future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(exc))
         raise

@@ -40,7 +40,9 @@ def services(state: State) -> Services:
 async def provide_principal(request: Request[Any, Any, Any], state: State) -> Principal:
     """Dependency: the authenticated caller (401 when absent or unknown)."""
     svc = services(state)
-    return await resolve_principal(request, svc.pool, svc.settings.auth_cache_s)
+    return await resolve_principal(
+        request, svc.pool, svc.settings.auth_cache_s, wait_s=svc.settings.db_timeout_s
+    )
 
 
 @asynccontextmanager

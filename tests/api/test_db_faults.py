@@ -40,7 +40,9 @@ from api.bench_verify import HOST, ROOT, embedded_server, fresh_database, start_
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 DB_TIMEOUT_S = 2.0
-# Pool acquire and query each wait at most db_timeout_s; a second of slack for the rest.
+# A request fails at its first step that the database does not answer: waiting for a
+# pooled connection (a new one included) and a query are each bounded by db_timeout_s,
+# so at worst one of each; a second of slack for the rest.
 ANSWER_BOUND_S = 2 * DB_TIMEOUT_S + 1.0
 RECOVERY_BOUND_S = 5.0
 FAULT_AT_S = 3.0
@@ -183,7 +185,12 @@ async def test_verify_fails_closed_while_the_database_is_down_and_recovers() -> 
         # No request hung: every one got an HTTP answer, within the bound.
         assert load.errors == 0, [t[:3] for t in load.timeline if t[1] == -1][:5]
         slowest = max(t[2] for t in load.timeline)
-        assert slowest <= ANSWER_BOUND_S, f"an answer took {slowest:.1f} s"
+        slow = [
+            (round(t[0] - at["frozen"], 2), t[1], round(t[2], 2), t[3][:80])
+            for t in load.timeline
+            if t[2] > ANSWER_BOUND_S
+        ]
+        assert slowest <= ANSWER_BOUND_S, f"an answer took {slowest:.1f} s: {slow}"
         assert all(b'"CLEARED"' not in t[3] for t in load.timeline if t[1] != 200)
 
         report = []
