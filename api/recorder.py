@@ -107,10 +107,18 @@ async def record_verification(
         raise
     finally:
         _hand_over(chains, chain_id, chain)
+    mine: asyncpg.Record | None = None
     for e, row in zip(batch, results, strict=True):
-        if e is not entry and not e.future.done():
-            e.future.set_result(row)
-    return results[batch.index(entry)]
+        if e is entry:
+            if isinstance(row, BaseException):
+                raise row
+            mine = row
+        elif not e.future.done():
+            if isinstance(row, BaseException):
+                e.future.set_exception(row)
+            else:
+                e.future.set_result(row)
+    return mine
 
 
 def _hand_over(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain) -> None:
@@ -136,8 +144,11 @@ def _abandon(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain, entry: _
         _hand_over(chains, chain_id, chain)
 
 
-async def _write(conn: asyncpg.Connection, batch: list[_Entry]) -> list[asyncpg.Record | None]:
-    """One statement for the batch; row by row if it fails for a reason of its data."""
+async def _write(
+    conn: asyncpg.Connection, batch: list[_Entry]
+) -> list[asyncpg.Record | Exception | None]:
+    """One statement for the batch; row by row if it fails for a reason of its data, so
+    that a bad row gets its own error and its neighbours are stored."""
     if len(batch) == 1:
         return [await conn.fetchrow(q("record_verification"), *batch[0].args, batch[0].body)]
     columns: list[list[Any]] = [[] for _ in range(17)]
@@ -151,6 +162,14 @@ async def _write(conn: asyncpg.Connection, batch: list[_Entry]) -> list[asyncpg.
     except DB_DOWN:
         raise
     except asyncpg.PostgresError:
-        return [await conn.fetchrow(q("record_verification"), *e.args, e.body) for e in batch]
+        out: list[asyncpg.Record | Exception | None] = []
+        for e in batch:
+            try:
+                out.append(await conn.fetchrow(q("record_verification"), *e.args, e.body))
+            except DB_DOWN:
+                raise
+            except asyncpg.PostgresError as exc:
+                out.append(exc)
+        return out
     by_id = {r["id"]: r for r in rows}
     return [by_id.get(e.args[0]) for e in batch]

@@ -1,0 +1,93 @@
+"""Group commit of verifications (api/recorder.py) against the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from api.audit_io import verify_database
+from api.events import canonical
+from api.recorder import record_verification
+from api.seed import app_connection
+from tests.conftest import World
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
+    """Ten connections as the API's role, one per concurrent request."""
+    out = [await app_connection(database) for _ in range(10)]
+    yield out
+    for c in out:
+        await c.close()
+
+
+def _args(production: str, *, client_id: uuid.UUID | None = None, tag_id: Any = None) -> Any:
+    vid = uuid.uuid4()
+    args = [vid, client_id, uuid.UUID(production), "PC-TEST", tag_id, None, "STOP"]
+    args += [["unknown_code"], False, "check", None, "code", None, "user:test", "test"]
+    args += [False, None]
+    return args, canonical({"verification_id": vid, "client_id": client_id})
+
+
+async def test_concurrent_verifications_share_commits_and_keep_one_chain(
+    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+) -> None:
+    rows = []
+    for _ in range(4):
+        calls = [_args(world.production_id) for _ in conns]
+        rows += await asyncio.gather(
+            *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=True))
+        )
+    assert all(r is not None for r in rows)
+    seqs = sorted(r["seq"] for r in rows)
+    assert seqs == list(range(seqs[0], seqs[0] + len(rows)))  # no gap, no fork
+    commits = await db.fetchval(
+        "SELECT count(DISTINCT created_at) FROM verifications WHERE id = ANY($1::uuid[])",
+        [r["id"] for r in rows],
+    )
+    assert commits < len(rows)  # batched: fewer commits than verifications
+    (chain,) = await verify_database(db, uuid.UUID(world.production_id))
+    assert chain.report.ok, chain.report.problem
+
+
+async def test_the_same_client_id_twice_in_one_batch_is_stored_once(
+    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+) -> None:
+    client_id = uuid.uuid4()
+    calls = [_args(world.production_id) for _ in range(6)]
+    calls[2] = _args(world.production_id, client_id=client_id)
+    calls[4] = _args(world.production_id, client_id=client_id)
+    rows = await asyncio.gather(
+        *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=False))
+    )
+    assert (rows[2] is None) != (rows[4] is None)  # one stored, the other is the replay
+    assert sum(r is None for r in rows) == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM verifications WHERE client_id = $1", client_id) == 1
+    )
+
+
+async def test_a_bad_row_fails_alone_and_its_batch_is_stored(
+    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+) -> None:
+    calls = [_args(world.production_id) for _ in range(6)]
+    calls[3] = _args(world.production_id, tag_id=uuid.uuid4())  # no such tag
+    results = await asyncio.gather(
+        *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=False)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], asyncpg.ForeignKeyViolationError)
+    good = [r for i, r in enumerate(results) if i != 3]
+    assert all(isinstance(r, asyncpg.Record) for r in good), good
+    stored = await db.fetchval(
+        "SELECT count(*) FROM verifications WHERE id = ANY($1::uuid[])",
+        [a[0] for a, _ in calls],
+    )
+    assert stored == 5
