@@ -287,6 +287,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     rounds: int = 2
     photo_clients: int = 4
     chain_seconds: float = 3.0
+    warmup_seconds: float = 3.0
     data_dir: Path = ROOT / "var" / "bench"
     keep: bool = False
 
@@ -351,9 +352,11 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         verify_req = _codes_request(seeded, "/api/v1/verify", tokens)
         floor_req = _codes_request(seeded, "/floor", tokens)
         verified_2xx = 0
-        warm = await drive(HOST, product.port, verify_req, clients=opts.clients, duration=3)
+        warm = await drive(
+            HOST, product.port, verify_req, clients=opts.clients, duration=opts.warmup_seconds
+        )
         verified_2xx += warm.ok
-        await drive(HOST, floor.port, floor_req, clients=opts.clients, duration=3)
+        await drive(HOST, floor.port, floor_req, clients=opts.clients, duration=opts.warmup_seconds)
 
         meter = _CpuMeter(pg_pid)
         floors: list[LoadResult] = []

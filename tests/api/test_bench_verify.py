@@ -1,0 +1,41 @@
+"""`propcheck bench verify` runs end to end (short) and checks its own record."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+
+import pytest
+
+from api.bench_verify import ROOT, Options, main
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_verify_runs_and_every_verification_is_recorded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Not under tmp_path: the embedded server runs as its own user when we are root.
+    home = ROOT / "var" / f"bench-test-{secrets.token_hex(4)}"
+    try:
+        code = main(
+            Options(
+                duration=1.0,
+                clients=8,
+                items=300,
+                rounds=1,
+                photo_clients=1,
+                chain_seconds=0.5,
+                warmup_seconds=0.5,
+                data_dir=home,
+            )
+        )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert any(line.startswith("floor  (one indexed SELECT): ") for line in lines), out
+    assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
+    assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
+    assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
