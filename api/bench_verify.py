@@ -121,7 +121,9 @@ def start_server(
 
 def embedded_server(pgdata: Path) -> Any:
     """Start (or reuse) an embedded PostgreSQL in ``pgdata``; stop it with .cleanup()."""
-    run_dir = pgdata.parent / "run"
+    # The library's lock file lives under XDG_RUNTIME_DIR, fixed at its import: one
+    # stable place (the app's own var/run), never a folder that is removed afterwards.
+    run_dir = ROOT / "var" / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))
