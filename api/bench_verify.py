@@ -48,6 +48,8 @@ __all__ = ["Server", "bench_photo", "embedded_server", "fresh_database", "main",
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+#: The benchmark's own scratch database (a fixed name: never a user's).
+BENCH_DATABASE = "propcheck_bench_verify"
 
 
 def free_port() -> int:
@@ -332,7 +334,7 @@ class _CpuMeter:
 
 async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
     say = lambda s: print(s, flush=True)  # noqa: E731
-    dsn = await fresh_database(server_dsn, "propcheck_bench_verify")
+    dsn = await fresh_database(server_dsn, BENCH_DATABASE)
     t0 = time.perf_counter()
     seeded = await seed_production(dsn, items=opts.items, label=secrets.token_hex(3))
     tokens = await _mint_tokens(dsn, seeded, opts.clients)
@@ -484,8 +486,19 @@ def main(opts: Options) -> int:
     try:
         return asyncio.run(_run(opts, server_dsn, server.get_pid() if server else None))
     finally:
-        if server is not None and not opts.keep:
-            server.cleanup()
+        if not opts.keep:
+            if server is not None:
+                server.cleanup()
+            else:
+                asyncio.run(_drop_database(server_dsn, BENCH_DATABASE))
+
+
+async def _drop_database(server_dsn: str, name: str) -> None:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def options(args: argparse.Namespace) -> Options:
