@@ -21,6 +21,14 @@ COMMANDS = [
     ["decode"],
     ["bench", "decode"],
     ["db", "stop"],
+    ["labels"],
+    ["audit", "verify"],
+    ["audit", "export"],
+    ["audit", "check-attestation"],
+    ["backup"],
+    ["restore"],
+    ["bench", "verify"],
+    ["bench", "audit"],
 ]
 
 
