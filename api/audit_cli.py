@@ -33,6 +33,21 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def _with_connection(dsn: Any, fn: Any, *args: Any) -> Any:
+    """Run ``await fn(conn, *args)`` on a fresh connection, closed afterwards."""
+
+    async def run() -> Any:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn())
+        try:
+            return await fn(conn, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
 def _describe(report: ChainReport) -> str:
     if report.ok:
         return f"OK      {report.events} events, head seq {report.last_seq} {report.last_hash}"
@@ -79,19 +94,10 @@ def verify_command(dsn: Any, production: str | None, file: str | None, as_json: 
         if chain is None:
             return 2
 
-    async def run() -> Any:
-        import asyncpg
-
-        from api.audit_io import verify_database
-
-        conn = await asyncpg.connect(dsn())
-        try:
-            return await verify_database(conn, chain)
-        finally:
-            await conn.close()
+    from api.audit_io import verify_database
 
     try:
-        results = asyncio.run(run())
+        results = _with_connection(dsn, verify_database, chain)
     except LookupError as exc:
         _err(str(exc))
         return 2
@@ -113,19 +119,10 @@ def export_command(dsn: Any, production: str, out: str) -> int:
     if chain is None:
         return 2
 
-    async def run() -> ChainReport:
-        import asyncpg
-
-        from api.audit_io import export_chain
-
-        conn = await asyncpg.connect(dsn())
-        try:
-            return await export_chain(conn, chain, Path(out))
-        finally:
-            await conn.close()
+    from api.audit_io import export_chain
 
     try:
-        report = asyncio.run(run())
+        report: ChainReport = _with_connection(dsn, export_chain, chain, Path(out))
     except LookupError as exc:
         _err(str(exc))
         return 2
