@@ -326,25 +326,30 @@ async def test_policy_changes_are_checked_and_recorded(
     assert len(kinds) == 1
 
 
-async def test_offline_handoff_replay_is_stored_once(
-    client: AsyncTestClient[Any], world: World, db: Any
-) -> None:
-    item = await ready_item(client, world)
-    vid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+def offline_handoff_scan(item: dict[str, Any], client_id: str, at: str) -> dict[str, Any]:
+    """A phone's offline CLEARED scan of ``item`` for a hand-off to Alex, as replayed."""
     offline = {
         "verdict": "CLEARED",
         "reasons": [],
         "needs_confirmation": True,
         "snapshot_at": "2026-01-01T00:00:00Z",
     }
-    body = {
+    return {
         "code": item["tag"]["code"],
         "purpose": "checkout",
         "handoff_to": "Alex",
-        "client_id": vid,
-        "client_time": "2026-01-01T01:00:00Z",
+        "client_id": client_id,
+        "client_time": at,
         "offline": offline,
     }
+
+
+async def test_offline_handoff_replay_is_stored_once(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    item = await ready_item(client, world)
+    vid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+    body = offline_handoff_scan(item, vid, "2026-01-01T01:00:00Z")
     for _ in range(2):
         r = await client.post("/api/v1/verify", json=body, headers=world.h("prop_master"))
         assert r.status_code == 200, r.text
@@ -383,20 +388,7 @@ async def test_offline_handoff_age_is_measured_on_the_phone_clock(
     vid = str(uuid.uuid4())
     scanned = "2026-01-01T01:00:00Z"
     handed = f"2026-01-01T01:{minutes_later:02d}:00Z"
-    offline = {
-        "verdict": "CLEARED",
-        "reasons": [],
-        "needs_confirmation": True,
-        "snapshot_at": "2026-01-01T00:00:00Z",
-    }
-    body = {
-        "code": item["tag"]["code"],
-        "purpose": "checkout",
-        "handoff_to": "Alex",
-        "client_id": vid,
-        "client_time": scanned,
-        "offline": offline,
-    }
+    body = offline_handoff_scan(item, vid, scanned)
     assert (
         await client.post("/api/v1/verify", json=body, headers=w.h("prop_master"))
     ).status_code == 200
