@@ -3,19 +3,10 @@
 SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production,
        i.id AS item_id, i.name, i.capability_class, i.status AS item_status,
        i.distinctive_marks, i.make, i.model,
-       (i.evidence_certificate IS NOT NULL AND i.evidence_issuer IS NOT NULL
-        AND i.evidence_date IS NOT NULL) AS has_evidence,
+       f.has_evidence,
        p.status AS production_status, p.policy,
-       (SELECT max(ins.created_at) FROM inspections ins
-         WHERE ins.item_id = i.id AND ins.result = 'pass') AS last_passed_inspection_at,
-       (SELECT max(inc.created_at) FROM incidents inc WHERE inc.item_id = i.id)
-           AS last_incident_at,
-       (SELECT count(*) FROM incidents inc
-         WHERE inc.item_id = i.id
-           AND NOT EXISTS (SELECT 1 FROM incident_resolutions r WHERE r.incident_id = inc.id))
-           AS open_incidents,
-       (SELECT c.performer FROM checkouts c WHERE c.item_id = i.id AND c.in_at IS NULL)
-           AS checked_out_to,
+       f.last_passed_inspection_at, f.last_incident_at, f.open_incidents,
+       f.checked_out_to,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object('id', v.id, 'device', v.device,
                                                'to', v.handoff_to, 'at', v.created_at))
@@ -34,6 +25,7 @@ SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production
        now() AS db_now
 FROM tags t
 JOIN items i ON i.id = t.item_id
+JOIN item_safety_facts f ON f.item_id = i.id
 JOIN productions p ON p.id = t.production_id
 WHERE t.code = $1;
 
@@ -81,22 +73,14 @@ RETURNING created_at;
 -- name: snapshot_items
 -- Every item of a production with the facts the offline verdict needs.
 SELECT i.id, i.name, i.capability_class, i.status, i.make, i.model, i.distinctive_marks,
-       (i.evidence_certificate IS NOT NULL AND i.evidence_issuer IS NOT NULL
-        AND i.evidence_date IS NOT NULL) AS has_evidence,
-       (SELECT max(ins.created_at) FROM inspections ins
-         WHERE ins.item_id = i.id AND ins.result = 'pass') AS last_passed_inspection_at,
-       (SELECT max(inc.created_at) FROM incidents inc WHERE inc.item_id = i.id)
-           AS last_incident_at,
-       (SELECT count(*) FROM incidents inc
-         WHERE inc.item_id = i.id
-           AND NOT EXISTS (SELECT 1 FROM incident_resolutions r WHERE r.incident_id = inc.id))
-           AS open_incidents,
-       (SELECT c.performer FROM checkouts c WHERE c.item_id = i.id AND c.in_at IS NULL)
-           AS checked_out_to,
+       f.has_evidence,
+       f.last_passed_inspection_at, f.last_incident_at, f.open_incidents,
+       f.checked_out_to,
        (SELECT jsonb_build_object('thumb_sha', ph.thumb_sha, 'display_sha', ph.display_sha)
           FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'
           ORDER BY ph.created_at, ph.id LIMIT 1) AS photo
 FROM items i
+JOIN item_safety_facts f ON f.item_id = i.id
 WHERE i.production_id = $1
 ORDER BY i.created_at, i.id;
 
