@@ -28,7 +28,7 @@ class AccountController(Controller):
     tags = ["accounts"]
     dependencies = {"conn": Provide(provide_conn)}
 
-    @post("/sign-in", operation_id="signIn", status_code=200)
+    @post("/sign-in", operation_id="signIn", status_code=200, before_request=abuse.limit_signin)
     async def sign_in(self, data: SignInIn, conn: asyncpg.Connection, state: State) -> TokenOut:
         """Exchange e-mail and password for a bearer token (argon2id checked).
 
@@ -76,7 +76,9 @@ class AccountController(Controller):
             production_roles=principal.production_roles,
         )
 
-    @post("/enroll", operation_id="enrollDevice", status_code=200)
+    @post(
+        "/enroll", operation_id="enrollDevice", status_code=200, before_request=abuse.limit_signin
+    )
     async def enroll(self, data: EnrollIn, conn: asyncpg.Connection, state: State) -> TokenOut:
         """Exchange a one-time enrollment code for a scanner token bound to one production."""
         code_hash = auth.hash_secret(data.code.strip())

@@ -13,7 +13,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
-from api.abuse import rate_limits
+from api.abuse import Limits
 from api.accounts import AccountController, EnrollmentController
 from api.attest import AttestationController, WellKnownController
 from api.corrections import RecordController
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
             media_key=load_media_key(settings.key_dir),
             decode_slots=asyncio.Semaphore(settings.decode_workers),
             executor=executor,
+            limits=Limits(settings),
         )
         try:
             yield
@@ -133,7 +134,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         route_handlers=routes,  # type: ignore[arg-type]
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
-        middleware=[limit.middleware for limit in rate_limits(settings)],
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="propcheck", version="1.0.0", path="/schema", use_handler_docstrings=True

@@ -164,7 +164,7 @@ async def resolve_principal(
         try:
             row = await conn.fetchrow(q("principal_by_token"), token_hash)
         except DB_DOWN:
-            conn.terminate()  # not released: see api.state._pooled
+            conn.terminate()  # not released: see api.state.pooled
             raise
     if row is None:
         _cache.pop(token_hash, None)

@@ -17,7 +17,14 @@ from api.auth import Principal, resolve_principal
 from api.errors import DB_DOWN
 from api.settings import Settings
 
-__all__ = ["AUTHED", "Services", "provide_conn", "provide_principal", "services"]
+__all__ = [
+    "AUTHED",
+    "Services",
+    "pooled",
+    "provide_conn",
+    "provide_principal",
+    "services",
+]
 
 
 class Services(msgspec.Struct, kw_only=True):
@@ -29,6 +36,7 @@ class Services(msgspec.Struct, kw_only=True):
     media_key: bytes
     decode_slots: asyncio.Semaphore
     executor: Any  # concurrent.futures.Executor for CPU-bound image work
+    limits: Any  # api.abuse.Limits: this process's request-rate and probe counters
 
 
 def services(state: State) -> Services:
@@ -46,8 +54,8 @@ async def provide_principal(request: Request[Any, Any, Any], state: State) -> Pr
 
 
 @asynccontextmanager
-async def _pooled(state: State) -> AsyncIterator[asyncpg.Connection]:
-    svc = services(state)
+async def pooled(svc: Services) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection, waited for at most db_timeout_s; dropped if it failed."""
     async with svc.pool.acquire(timeout=svc.settings.db_timeout_s) as conn:
         try:
             yield conn
@@ -62,7 +70,7 @@ async def _pooled(state: State) -> AsyncIterator[asyncpg.Connection]:
 
 async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
     """Dependency: one pooled connection for the request."""
-    async with _pooled(state) as conn:
+    async with pooled(services(state)) as conn:
         yield conn
 
 
@@ -76,7 +84,7 @@ async def provide_conn_after_auth(
     raised by the principal could leave the connection's clean-up unrun), and the
     hottest path saves a task group per request.
     """
-    async with _pooled(state) as conn:
+    async with pooled(services(state)) as conn:
         yield conn
 
 

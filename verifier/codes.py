@@ -35,6 +35,7 @@ __all__ = [
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXY"
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 _FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
+_DROP = str.maketrans("", "", "- \t\r\n")
 _BODY = 17
 _LENGTH = _BODY + 1
 _MOD = len(ALPHABET)  # 31, prime
@@ -77,11 +78,10 @@ def normalize(text: str) -> str:
     ``PC`` prefix. The result may still be invalid; see :func:`parse`.
     """
     # ASCII only: Unicode case rules would turn "ß" into "SS" or "ı" into "I".
-    cleaned = "".join(
-        ch.upper() for ch in text[:_MAX_INPUT] if ch.isascii() and ch not in "- \t\r\n"
-    )
-    if len(cleaned) != sum(1 for ch in text[:_MAX_INPUT] if ch not in "- \t\r\n"):
+    raw = text[:_MAX_INPUT]
+    if not raw.isascii():
         return ""  # a non-ASCII character: not a code
+    cleaned = raw.translate(_DROP).upper()
     if cleaned.startswith(_PREFIX) and len(cleaned) == _LENGTH + len(_PREFIX):
         cleaned = cleaned[len(_PREFIX) :]
     return cleaned.translate(_FOLD)
@@ -92,12 +92,13 @@ def parse(text: str) -> str:
     if len(text) > _MAX_INPUT:
         raise CodeError(CodeProblem.BAD_FORMAT, "This is far too long to be a propcheck tag code.")
     code = normalize(text)
-    if len(code) != _LENGTH or any(ch not in _VALUE for ch in code):
+    values = [_VALUE.get(ch, -1) for ch in code]
+    if len(code) != _LENGTH or -1 in values:
         raise CodeError(
             CodeProblem.BAD_FORMAT,
             "This is not a propcheck tag code (expected PC- and 18 letters and digits).",
         )
-    if sum((i + 1) * _VALUE[ch] for i, ch in enumerate(code)) % _MOD != 0:
+    if sum(i * v for i, v in enumerate(values, 1)) % _MOD != 0:
         raise CodeError(
             CodeProblem.BAD_CHECK_CHARACTER,
             "The check character does not match: the code was mistyped or misread.",
