@@ -20,6 +20,7 @@ from api.corrections import RecordController
 from api.custody import CustodyController
 from api.database import admin_dsn
 from api.errors import exception_handlers
+from api.facts_cache import FactsCache
 from api.health import health
 from api.incidents import IncidentController
 from api.inspections import InspectionController, PolicyController
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
             decode_slots=asyncio.Semaphore(settings.decode_workers),
             executor=executor,
             limits=Limits(settings),
+            facts=FactsCache(settings.facts_cache_s),
         )
         try:
             yield

@@ -28,8 +28,7 @@ from verifier import codes
 
 __all__ = ["Seeded", "add_member", "seed_production"]
 
-# Events per transaction: each append updates the chain head row, and one transaction
-# piling up thousands of versions of that row makes each next append slower.
+# Events per call of propcheck_append_events (one chain-head update each).
 _EVENT_BATCH = 1000
 # The shared photo: its SHA-256 needs no blob for a verify (only URLs are signed).
 _PHOTO_SHA = "0" * 63 + "1"

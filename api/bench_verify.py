@@ -9,7 +9,7 @@ random valid codes, rounds alternated so that noise from elsewhere on the machin
 falls on both. Then:
 
 * photo phase: the same code load while 4 clients verify 12-megapixel photos;
-* chain-lock cost: the record_verification statement alone, 32 connections, all on
+* chain-lock cost: the recording statement alone, 32 connections, all on
   one production's chain versus spread over 32 chains;
 * the record: every 2xx verify is a stored verification with its chained event, and
   the production's chain verifies.
@@ -221,7 +221,7 @@ async def _chain_lock_cost(
     spread over ``clients`` chains (no lock contention)."""
     from api.app import open_pool
     from api.events import canonical
-    from api.recorder import record_verification
+    from api.recorder import record_verification, store_now
     from api.settings import Settings
 
     conn = await asyncpg.connect(dsn)
@@ -254,7 +254,7 @@ async def _chain_lock_cost(
                     if grouped:
                         await record_verification(c, args, body)
                     else:
-                        await c.fetchrow(q("record_verification"), *args, body)
+                        await store_now(c, args, body)
                     result.latencies_s.append(time.perf_counter() - t0)
                     result.statuses[200] = result.statuses.get(200, 0) + 1
 

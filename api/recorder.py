@@ -11,10 +11,14 @@ So the verifies of one production that arrive while a write is in progress wait,
 the next write stores them all in one statement and one commit: the first waiting
 request leads (writes with its own pooled connection, so no extra connection is ever
 needed and a busy pool cannot deadlock), the others take their rows' results. With no
-concurrency a batch is one verification and nothing waits. Each row is stored, chained
-and committed exactly as record_verification would store it; a batch that fails for a
-reason other than the database being unreachable is retried row by row, so one bad row
-cannot fail its neighbours.
+concurrency a batch is one verification and nothing waits. Each row is stored and
+chained exactly as a batch of one would be; a batch that fails for a reason other than
+the database being unreachable is retried row by row, so one bad row cannot fail its
+neighbours.
+
+Each row carries the facts versions its verdict was decided on (migration 0007): a row
+whose item or production has changed since is not stored, and its caller gets
+StaleFacts, to read the facts again and decide again.
 """
 
 from __future__ import annotations
@@ -30,20 +34,36 @@ import asyncpg
 from api.errors import DB_DOWN
 from api.sql import q
 
-__all__ = ["MAX_BATCH", "record_verification"]
+__all__ = ["MAX_BATCH", "StaleFacts", "Versions", "record_verification", "store_now"]
 
 #: Most verifications stored by one statement.
 MAX_BATCH = 128
 
 _LEAD = object()  # a follower's future resolves to this when it must lead the next write
 
+#: The item's and the production's facts_version a verdict was decided on (None: the
+#: facts did not come from that row, nothing to check).
+Versions = tuple[int | None, int | None]
+_UNCHECKED: Versions = (None, None)
+
+
+class StaleFacts(Exception):
+    """The facts a verdict was decided on changed before it was stored: decide again."""
+
 
 class _Entry:
-    __slots__ = ("args", "body", "future")
+    __slots__ = ("args", "body", "future", "versions")
 
-    def __init__(self, args: Sequence[Any], body: str, future: asyncio.Future[Any]) -> None:
+    def __init__(
+        self,
+        args: Sequence[Any],
+        body: str,
+        versions: Versions,
+        future: asyncio.Future[Any],
+    ) -> None:
         self.args = args
         self.body = body
+        self.versions = versions
         self.future = future
 
 
@@ -63,13 +83,14 @@ _chains: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[UUID, _Chain]
 
 
 async def record_verification(
-    conn: asyncpg.Connection, args: Sequence[Any], body: str
+    conn: asyncpg.Connection, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
 ) -> asyncpg.Record | None:
     """Store one verification and append its event, batched with concurrent ones.
 
-    ``args`` are record_verification's $1..$17 and ``body`` its $18 (the event's
-    canonical JSON). Returns the stored row (id, created_at, seq), or None when a
-    verification with the same client_id was already stored (a replay).
+    ``args`` are the verifications columns in record_verifications' order ($1..$17),
+    ``body`` the event's canonical JSON. Returns the stored row (id, created_at, seq),
+    or None when a verification with the same client_id was already stored (a replay);
+    raises StaleFacts when ``versions`` are no longer current.
     """
     loop = asyncio.get_running_loop()
     chains = _chains.setdefault(loop, {})
@@ -77,7 +98,7 @@ async def record_verification(
     chain = chains.get(chain_id)
     if chain is None:
         chain = chains[chain_id] = _Chain()
-    entry = _Entry(args, body, loop.create_future())
+    entry = _Entry(args, body, versions, loop.create_future())
     chain.pending.append(entry)
     if chain.busy:
         try:
@@ -107,17 +128,19 @@ async def record_verification(
         raise
     finally:
         _hand_over(chains, chain_id, chain)
-    mine: asyncpg.Record | None = None
+    mine: asyncpg.Record | Exception | None = None
+    # Every follower's outcome is handed over before the leader's own error is raised:
+    # a follower left unresolved would wait forever.
     for e, row in zip(batch, results, strict=True):
         if e is entry:
-            if isinstance(row, BaseException):
-                raise row
             mine = row
         elif not e.future.done():
             if isinstance(row, BaseException):
                 e.future.set_exception(row)
             else:
                 e.future.set_result(row)
+    if isinstance(mine, BaseException):
+        raise mine
     return mine
 
 
@@ -144,32 +167,62 @@ def _abandon(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain, entry: _
         _hand_over(chains, chain_id, chain)
 
 
+async def store_now(
+    conn: asyncpg.Connection, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
+) -> asyncpg.Record | None:
+    """Store one verification at once, in the caller's transaction if it has one (a
+    verification with a photo, or one that opens an incident with it). Same statement,
+    same answers as record_verification."""
+    alone = _Entry(args, body, versions, asyncio.get_running_loop().create_future())
+    (row,) = await _write(conn, [alone])
+    if isinstance(row, BaseException):
+        raise row
+    return row
+
+
 async def _write(
     conn: asyncpg.Connection, batch: list[_Entry]
 ) -> list[asyncpg.Record | Exception | None]:
     """One statement for the batch; row by row if it fails for a reason of its data, so
     that a bad row gets its own error and its neighbours are stored."""
-    if len(batch) == 1:
-        return [await conn.fetchrow(q("record_verification"), *batch[0].args, batch[0].body)]
+    try:
+        return await _statement(conn, batch)
+    except DB_DOWN:
+        raise
+    except asyncpg.PostgresError:
+        if len(batch) == 1:
+            raise
+    out: list[asyncpg.Record | Exception | None] = []
+    for e in batch:
+        try:
+            out += await _statement(conn, [e])
+        except DB_DOWN:
+            raise
+        except asyncpg.PostgresError as exc:
+            out.append(exc)
+    return out
+
+
+async def _statement(
+    conn: asyncpg.Connection, batch: list[_Entry]
+) -> list[asyncpg.Record | Exception | None]:
     columns: list[list[Any]] = [[] for _ in range(17)]
     for e in batch:
         for i, value in enumerate(e.args):
             columns[i].append(value)
     # reasons is text[] per row: sent as array literals (reason codes are plain words).
     columns[7] = ["{" + ",".join(r) + "}" for r in columns[7]]
-    try:
-        rows = await conn.fetch(q("record_verifications"), *columns, [e.body for e in batch])
-    except DB_DOWN:
-        raise
-    except asyncpg.PostgresError:
-        out: list[asyncpg.Record | Exception | None] = []
-        for e in batch:
-            try:
-                out.append(await conn.fetchrow(q("record_verification"), *e.args, e.body))
-            except DB_DOWN:
-                raise
-            except asyncpg.PostgresError as exc:
-                out.append(exc)
-        return out
+    rows = await conn.fetch(
+        q("record_verifications"),
+        *columns,
+        [e.body for e in batch],
+        batch[0].args[2],
+        [e.versions[0] for e in batch],
+        [e.versions[1] for e in batch],
+    )
     by_id = {r["id"]: r for r in rows}
-    return [by_id.get(e.args[0]) for e in batch]
+    out: list[asyncpg.Record | Exception | None] = []
+    for e in batch:
+        row = by_id.get(e.args[0])
+        out.append(StaleFacts() if row is not None and row["stale"] else row)
+    return out

@@ -10,6 +10,7 @@ import asyncpg
 
 from api import auth
 from api.events import append
+from api.recorder import store_now
 from api.sql import q
 from verifier import codes
 
@@ -207,27 +208,10 @@ async def _demo_checkout(
             "method": "code",
             "reasons": [],
         }
-        await conn.fetchrow(
-            q("record_verification"),
-            vid,
-            None,
-            production_id,
-            code,
-            None,
-            item_id,
-            "CLEARED",
-            [],
-            False,
-            "checkout",
-            performer,
-            "code",
-            None,
-            actor,
-            "demo",
-            False,
-            None,
-            canonical(body),
-        )
+        # Demo data: decided above on facts read in this transaction, so not checked.
+        args = [vid, None, production_id, code, None, item_id, "CLEARED", [], False]
+        args += ["checkout", performer, "code", None, actor, "demo", False, None]
+        await store_now(conn, args, canonical(body))
         await conn.fetchval(q("insert_confirmation"), vid, None, True, actor)
         await append(
             conn,

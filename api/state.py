@@ -37,6 +37,7 @@ class Services(msgspec.Struct, kw_only=True):
     decode_slots: asyncio.Semaphore
     executor: Any  # concurrent.futures.Executor for CPU-bound image work
     limits: Any  # api.abuse.Limits: this process's request-rate and probe counters
+    facts: Any  # api.facts_cache.FactsCache: verdict facts of recently scanned tags
 
 
 def services(state: State) -> Services:

@@ -26,6 +26,9 @@ class FactsRow(msgspec.Struct, kw_only=True):
     row: asyncpg.Record | None
     context: asyncpg.Record | None
     production_id: UUID
+    #: The database's time now, when ``row`` was read earlier (api/facts_cache.py);
+    #: None: the row's own db_now.
+    now: datetime | None = None
 
     @property
     def same_production(self) -> bool:
@@ -62,6 +65,8 @@ def evaluate(
         policy = msgspec.json.decode(source["policy"], type=rules.Policy)
         archived = source["production_status"] != "active"
         now = source["db_now"]
+        if facts_row.now is not None and source is row:
+            now = facts_row.now
     tag = item = None
     recent: tuple[rules.RecentHandoff, ...] = ()
     if row is not None:

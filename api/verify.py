@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from api import abuse
 from api.auth import Perm, Principal
 from api.errors import DB_DOWN
 from api.events import append, canonical
-from api.recorder import record_verification
+from api.recorder import StaleFacts, Versions, record_verification, store_now
 from api.safety import open_incident
 from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
@@ -158,6 +159,56 @@ def _offline_verdict(body: VerifyRequest) -> rules.Verdict:
     )
 
 
+#: Decide-and-record attempts of one scan whose facts keep changing (each retry reads
+#: them afresh; a third change within one request is a 503 and the phone scans again).
+_ATTEMPTS = 3
+
+
+class _Scan(msgspec.Struct, kw_only=True, frozen=True):
+    """One scan being verified: what was sent and read, and its verification's id."""
+
+    body: VerifyRequest
+    text: str
+    scan_problem: str | None
+    processed: Any  # the photo as stored (api.photos.ProcessedPhoto), None for a code
+    by_photo: bool
+    principal: Principal
+    verification_id: UUID
+
+
+async def _scan_facts(
+    conn: asyncpg.Connection,
+    svc: Services,
+    principal: Principal,
+    wanted: UUID | None,
+    code: str | None,
+    *,
+    fresh: bool,
+) -> tuple[FactsRow, Versions]:
+    """The facts of a scanned code, kept (api/facts_cache.py) or read, with the versions
+    the recording statement checks."""
+    row = None
+    now = None
+    if code is not None:
+        hit = None if fresh else svc.facts.get(code)
+        if hit is not None:
+            row, now = hit
+        else:
+            read_at = time.monotonic()
+            row = await conn.fetchrow(q("verify_facts"), code)
+            if row is not None:
+                svc.facts.put(code, row, read_at)
+    production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
+    if row is not None and row["tag_production"] == production_id:
+        facts_row = FactsRow(row=row, context=None, production_id=production_id, now=now)
+        return facts_row, (row["item_facts_version"], row["production_facts_version"])
+    # Unknown, or another production's tag: the scanning production's own status and
+    # policy, read now (not kept). Nothing of the tag's item is recorded, so there is
+    # no version to check.
+    ctx = await conn.fetchrow(q("production_context"), production_id)
+    return FactsRow(row=row, context=ctx, production_id=production_id), (None, None)
+
+
 def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
     row = facts_row.row
     if row is None or not facts_row.same_production:
@@ -230,6 +281,13 @@ class VerifyController(Controller):
                 return await self._verify(body, photo, principal, conn, svc, probes=True)
             except (HTTPException, ImageRejected):
                 raise  # a 4xx about the request itself; the client shows STOP for any non-200
+            except StaleFacts:
+                _log.warning("verify: the item's facts kept changing during the scan")
+                return Response(
+                    _stop_body("service_unavailable"),
+                    status_code=503,
+                    headers={"Retry-After": "1"},
+                )
             except DB_DOWN as exc:
                 _log.warning("verify: database unavailable: %r", exc)
                 # Dropped, not released: see api.state.pooled (no second wait for a hung
@@ -273,21 +331,67 @@ class VerifyController(Controller):
                 principal.require(replay["production_id"], Perm.VERIFY)
                 return self._replayed(replay)
 
-        row = await conn.fetchrow(q("verify_facts"), canonical_code) if canonical_code else None
-        production_id = scan_production(
-            principal, body.production_id, row["tag_production"] if row else None
+        scan = _Scan(
+            body=body,
+            text=text,
+            scan_problem=scan_problem,
+            processed=processed,
+            by_photo=photo is not None,
+            principal=principal,
+            verification_id=uuid.uuid4(),
         )
-        ctx = None
-        if row is None or row["tag_production"] != production_id:
-            ctx = await conn.fetchrow(q("production_context"), production_id)
-        facts_row = FactsRow(row=row, context=ctx, production_id=production_id)
+        for attempt in range(_ATTEMPTS):
+            # The first attempt may use this process's kept facts of the tag; a retry
+            # reads them afresh (they changed since: see api/facts_cache.py).
+            facts_row, versions = await _scan_facts(
+                conn, svc, principal, body.production_id, canonical_code, fresh=attempt > 0
+            )
+            try:
+                decided = await self._decide_and_store(scan, facts_row, versions, conn)
+            except StaleFacts:
+                if canonical_code is not None:
+                    svc.facts.forget(canonical_code)
+                continue
+            break
+        else:
+            raise StaleFacts  # the facts kept changing under this scan: 503, scan again
+        stored, verdict, server_verdict = decided
+        production_id = facts_row.production_id
+        if stored is None:  # a concurrent replay of the same client_id won
+            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            return self._replayed(replay)
+        if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
+            await _note_probe(conn, svc, principal, production_id)
+
+        out = VerifyOut(
+            verdict=verdict.verdict,
+            reasons=list(verdict.reasons),
+            item=_item_view(facts_row, svc.media_key),
+            verification_id=stored["id"],
+            needs_confirmation=verdict.needs_confirmation,
+            code=codes.format_code(canonical_code) if canonical_code else None,
+            verified_at=stored["created_at"],
+        )
+        return Response(out, status_code=200)
+
+    @staticmethod
+    async def _decide_and_store(
+        scan: _Scan, facts_row: FactsRow, versions: Versions, conn: asyncpg.Connection
+    ) -> tuple[asyncpg.Record | None, rules.Verdict, rules.Verdict]:
+        """Decide on ``facts_row`` and record the verification (StaleFacts when the
+        facts changed before it was stored). Returns (stored row or None for a replay,
+        the verdict recorded and shown, the server's own verdict)."""
+        body, text, principal = scan.body, scan.text, scan.principal
+        processed, verification_id = scan.processed, scan.verification_id
+        row = facts_row.row
+        production_id = facts_row.production_id
         device = str(principal.token_id)
         facts = evaluate(
             facts_row,
             device=device,
             purpose=body.purpose,
             handoff_to=body.handoff_to,
-            scan_problem=scan_problem,
+            scan_problem=scan.scan_problem,
         )
         verdict = rules.decide(facts)
         server_verdict = verdict
@@ -296,12 +400,11 @@ class VerifyController(Controller):
         same = facts_row.same_production
         item_id = row["item_id"] if same and row is not None else None
         tag_id = row["tag_id"] if same and row is not None else None
-        verification_id = uuid.uuid4()
         reasons = [r.code for r in verdict.reasons]
         event = {
             "verification_id": verification_id,
             "code_scanned": text[:64],
-            "method": "photo" if photo is not None else "code",
+            "method": "photo" if scan.by_photo else "code",
             "verdict": verdict.verdict,
             "reasons": reasons,
             "needs_confirmation": verdict.needs_confirmation,
@@ -340,7 +443,7 @@ class VerifyController(Controller):
         if processed is None and not duplicate:
             # The common case: one statement and one commit, shared with the verifies of
             # this production that arrive meanwhile (group commit, api/recorder.py).
-            stored = await record_verification(conn, args, canonical(event))
+            stored = await record_verification(conn, args, canonical(event), versions)
         else:
             async with conn.transaction():
                 if processed is not None:
@@ -353,7 +456,8 @@ class VerifyController(Controller):
                         actor=principal.actor,
                     )
                     args[12] = event["photo_id"] = saved["id"]
-                stored = await conn.fetchrow(q("record_verification"), *args, canonical(event))
+                # StaleFacts here rolls the photo's row and everything else back.
+                stored = await store_now(conn, args, canonical(event), versions)
                 if stored is not None and duplicate:
                     await open_incident(
                         conn,
@@ -367,22 +471,7 @@ class VerifyController(Controller):
                         actor="system",
                         verification_id=verification_id,
                     )
-        if stored is None:  # a concurrent replay of the same client_id won
-            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
-            return self._replayed(replay)
-        if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
-            await _note_probe(conn, svc, principal, production_id)
-
-        out = VerifyOut(
-            verdict=verdict.verdict,
-            reasons=list(verdict.reasons),
-            item=_item_view(facts_row, svc.media_key),
-            verification_id=stored["id"],
-            needs_confirmation=verdict.needs_confirmation,
-            code=codes.format_code(canonical_code) if canonical_code else None,
-            verified_at=stored["created_at"],
-        )
-        return Response(out, status_code=200)
+        return stored, verdict, server_verdict
 
     @staticmethod
     def _replayed(row: asyncpg.Record) -> Response[Any]:

@@ -7,6 +7,7 @@ SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production
        p.status AS production_status, p.policy,
        f.last_passed_inspection_at, f.last_incident_at, f.open_incidents,
        f.checked_out_to,
+       i.facts_version AS item_facts_version, p.facts_version AS production_facts_version,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object('id', v.id, 'device', v.device,
                                                'to', v.handoff_to, 'at', v.created_at))
@@ -32,21 +33,6 @@ WHERE t.code = $1;
 -- name: production_context
 -- The scanning production's status and policy (when the tag is unknown or foreign).
 SELECT status AS production_status, policy, now() AS db_now FROM productions WHERE id = $1;
-
--- name: record_verification
--- Store a verification and append its event, in one statement (one transaction).
--- A replay with a known client_id stores nothing and returns no row.
-WITH v AS (
-    INSERT INTO verifications (id, client_id, production_id, code_scanned, tag_id, item_id,
-        verdict, reasons, needs_confirmation, purpose, handoff_to, method, photo_id, actor,
-        device, offline, client_time)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-    ON CONFLICT (client_id) DO NOTHING
-    RETURNING id, production_id, item_id, created_at
-)
-SELECT v.id, v.created_at,
-       propcheck_append_event(v.production_id, 'verification', $14, v.item_id, $18) AS seq
-FROM v;
 
 -- name: verification_by_client_id
 -- A stored verification, for an idempotent replay.

@@ -1,0 +1,66 @@
+"""The facts of recently scanned tags, kept in this process's memory.
+
+A verify by code reads everything its verdict needs about the tag (verify_facts: the
+tag, its item and production, inspections, incidents, custody, recent hand-offs,
+photos). On a set the same few props are scanned again and again, and that query was
+about a fifth of a verify's CPU (propcheck bench verify). So the row is kept here,
+keyed by the canonical code, and reused.
+
+Why a kept row can never produce a wrong verdict: the row carries its item's and its
+production's facts_version, which the database bumps on every change to anything the
+verdict reads (triggers, migration 0007, so every write path, in every process, is
+covered). The verification is recorded only if those versions are still current, in
+the same statement that records it (api/queries/recorder.sql); otherwise the caller
+drops the entry, reads the facts again and decides again. The time-dependent facts
+(inspection age, wrap time) use the database's clock at the read plus the time since.
+
+``ttl_s`` bounds how long an entry is used at all, and the number of entries is capped
+(the whole cache is dropped when full, like the token cache).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import asyncpg
+
+__all__ = ["FactsCache"]
+
+_MAX_ENTRIES = 100_000
+
+
+class FactsCache:
+    """verify_facts rows by canonical tag code, each with the moment it was read."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._rows: dict[str, tuple[float, asyncpg.Record]] = {}
+
+    def get(self, code: str) -> tuple[asyncpg.Record, datetime] | None:
+        """The kept row and the database time now (its db_now plus the time since the
+        read), or None when there is none or it is older than ttl_s."""
+        if self.ttl_s <= 0:
+            return None
+        hit = self._rows.get(code)
+        if hit is None:
+            return None
+        age = time.monotonic() - hit[0]
+        if age > self.ttl_s:
+            del self._rows[code]
+            return None
+        row = hit[1]
+        now: datetime = row["db_now"] + timedelta(seconds=age)
+        return row, now
+
+    def put(self, code: str, row: asyncpg.Record, read_at: float) -> None:
+        """Keep ``row``, read at ``read_at`` (time.monotonic() just before the query)."""
+        if self.ttl_s <= 0:
+            return
+        if len(self._rows) >= _MAX_ENTRIES:
+            self._rows.clear()
+        self._rows[code] = (read_at, row)
+
+    def forget(self, code: str) -> None:
+        """Drop the row of ``code`` (its versions were stale)."""
+        self._rows.pop(code, None)

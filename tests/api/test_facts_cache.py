@@ -1,0 +1,219 @@
+"""Kept verdict facts (api/facts_cache.py) and the facts versions that make them safe.
+
+A process keeps the facts of scanned tags; a verification is recorded only if the
+item's and production's facts_version are still the ones its verdict was decided on
+(migration 0007, api/queries/recorder.sql). These tests change the facts behind the
+process's back, as another API process would, and check that the next scan never
+answers on the kept facts; and that every kind of write bumps the version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.events import canonical
+from api.recorder import StaleFacts, record_verification
+from api.seed import app_connection
+from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
+from tests.conftest import World, make_world
+from verifier import codes
+
+pytestmark = pytest.mark.asyncio
+
+Change = Callable[[asyncpg.Connection, dict[str, Any], World], Awaitable[Any]]
+
+
+async def _quarantine(db: asyncpg.Connection, item: dict[str, Any], w: World) -> None:
+    await db.execute("UPDATE items SET status = 'quarantined' WHERE id = $1", uuid.UUID(item["id"]))
+
+
+async def _revoke(db: asyncpg.Connection, item: dict[str, Any], w: World) -> None:
+    await db.execute(
+        "UPDATE tags SET status = 'revoked', revoked_at = now() WHERE item_id = $1",
+        uuid.UUID(item["id"]),
+    )
+
+
+async def _incident(db: asyncpg.Connection, item: dict[str, Any], w: World) -> None:
+    await db.execute(
+        "INSERT INTO incidents (production_id, item_id, kind, actor)"
+        " VALUES ($1, $2, 'damaged', 'x')",
+        uuid.UUID(w.production_id),
+        uuid.UUID(item["id"]),
+    )
+
+
+async def _archive(db: asyncpg.Connection, item: dict[str, Any], w: World) -> None:
+    await db.execute(
+        "UPDATE productions SET status = 'archived', archived_at = now() WHERE id = $1",
+        uuid.UUID(w.production_id),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (_quarantine, "quarantined"),
+        (_revoke, "revoked_tag"),
+        (_incident, "open_incident"),
+        (_archive, "production_archived"),
+    ],
+    ids=["item quarantined", "tag revoked", "incident opened", "production archived"],
+)
+async def test_a_change_made_elsewhere_is_never_verified_on_kept_facts(
+    client: AsyncTestClient[Any],
+    db: asyncpg.Connection,
+    change: Change,
+    reason: str,
+) -> None:
+    w = await make_world(db, client)  # its own production: one case archives it
+    item = await ready_item(client, w)
+    code = item["tag"]["code"]
+    assert (await verify(client, w, code))["verdict"] == "CLEARED"
+    facts = client.app.state.services.facts
+    assert facts.get(codes.parse(code)) is not None  # kept by this process
+    # Straight in the database, as another API process would: this process's kept
+    # row is not told. Its next scan must still see the change.
+    await change(db, item, w)
+    answer = await verify(client, w, code)
+    assert answer["verdict"] == "STOP"
+    assert reason in reason_codes(answer), answer
+    stored = await db.fetchrow(
+        "SELECT verdict, reasons FROM verifications WHERE id = $1",
+        uuid.UUID(answer["verification_id"]),
+    )
+    assert stored["verdict"] == "STOP" and reason in stored["reasons"]
+
+
+async def test_changes_through_the_api_are_seen_by_the_next_scan(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    code = item["tag"]["code"]
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    await inspect(client, world, item["id"], result="fail")
+    assert "quarantined" in reason_codes(await verify(client, world, code))
+    await inspect(client, world, item["id"], result="pass")
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    url = f"/api/v1/items/{item['id']}"
+    current = (await client.get(url, headers=world.h("prop_master"))).json()
+    r = await client.patch(
+        url,
+        json={"capability_class": "blank_firing", "version": current["version"]},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    assert "restricted_class" in reason_codes(await verify(client, world, code))
+
+
+async def _version(db: asyncpg.Connection, item_id: uuid.UUID) -> int:
+    version: int = await db.fetchval("SELECT facts_version FROM items WHERE id = $1", item_id)
+    return version
+
+
+async def test_every_write_the_verdict_reads_bumps_the_item_version(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, world: World
+) -> None:
+    item = await register(client, world)
+    iid = uuid.UUID(item["id"])
+    pid = uuid.UUID(world.production_id)
+    tag_id = await db.fetchval("SELECT id FROM tags WHERE item_id = $1", iid)
+    photo = ("a" * 64, "b" * 64, "c" * 64, 10, 10, "d" * 64, "x")
+
+    async def bumps(sql: str, *args: Any) -> bool:
+        before = await _version(db, iid)
+        await db.execute(sql, *args)
+        return await _version(db, iid) > before
+
+    vid = uuid.uuid4()
+    incident = uuid.uuid4()
+    photo_sql = (
+        "INSERT INTO photos (production_id, item_id, purpose, original_sha, display_sha,"
+        " thumb_sha, width, height, upload_sha, created_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    verification_sql = (
+        "INSERT INTO verifications (id, production_id, code_scanned, tag_id, item_id, verdict,"
+        " reasons, purpose, handoff_to, method, actor, device)"
+        " VALUES ($1, $2, 'X', $3, $4, 'CLEARED', '{}', $5, $6, 'code', 'x', 'd')"
+    )
+    assert await bumps("UPDATE items SET name = name || '!' WHERE id = $1", iid)
+    assert await bumps(
+        "INSERT INTO inspections (production_id, item_id, kind, result, actor)"
+        " VALUES ($1, $2, 'before_use', 'pass', 'x')",
+        pid,
+        iid,
+    )
+    assert await bumps(
+        "INSERT INTO incidents (id, production_id, item_id, kind, actor)"
+        " VALUES ($1, $2, $3, 'damaged', 'x')",
+        incident,
+        pid,
+        iid,
+    )
+    assert await bumps(
+        "INSERT INTO incident_resolutions (incident_id, notes, actor) VALUES ($1, 'ok', 'x')",
+        incident,
+    )
+    assert await bumps(photo_sql, pid, iid, "item", *photo)
+    assert not await bumps(photo_sql, pid, iid, "verification", *photo)
+    assert not await bumps(verification_sql, uuid.uuid4(), pid, tag_id, iid, "check", None)
+    assert await bumps(verification_sql, vid, pid, tag_id, iid, "checkout", "Performer")
+    assert await bumps(
+        "INSERT INTO checkouts (production_id, item_id, performer, out_verification_id, out_by)"
+        " VALUES ($1, $2, 'Performer', $3, 'x')",
+        pid,
+        iid,
+        vid,
+    )
+    assert await bumps("UPDATE checkouts SET in_at = now(), in_by = 'x' WHERE item_id = $1", iid)
+    assert await bumps("UPDATE tags SET status = 'revoked' WHERE id = $1", tag_id)
+    before = await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", pid)
+    await db.execute("UPDATE productions SET policy = policy WHERE id = $1", pid)
+    assert await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", pid) > before
+
+
+@pytest.fixture
+async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
+    opened = [await app_connection(database) for _ in range(6)]
+    yield opened
+    for c in opened:
+        await c.close()
+
+
+async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
+    conns: list[asyncpg.Connection],
+    db: asyncpg.Connection,
+    world: World,
+    client: AsyncTestClient[Any],
+) -> None:
+    item = await ready_item(client, world)
+    iid = uuid.UUID(item["id"])
+    current = await _version(db, iid)
+
+    def call(i: int) -> Awaitable[Any]:
+        vid = uuid.uuid4()
+        args = [vid, None, uuid.UUID(world.production_id), "PC-TEST", None, iid, "CLEARED"]
+        args += [[], False, "check", None, "code", None, "user:test", "test", False, None]
+        # Every other row, the first (the batch's leader) included, was decided on an
+        # older version of the item.
+        versions = (current - 1 if i % 2 == 0 else current, None)
+        return record_verification(conns[i], args, canonical({"v": str(vid)}), versions)
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(call(i) for i in range(len(conns))), return_exceptions=True), 10
+    )
+    stale = [r for r in results if isinstance(r, StaleFacts)]
+    stored = [r for r in results if isinstance(r, asyncpg.Record)]
+    assert len(stale) == len(stored) == len(conns) // 2, results
+    ids = [r["id"] for r in stored]
+    assert await db.fetchval("SELECT count(*) FROM verifications WHERE id = ANY($1)", ids) == len(
+        ids
+    )
