@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -68,6 +70,19 @@ async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
     return pool
 
 
+def _lower_priority() -> None:
+    """Photo work yields the CPU to code scans: the image threads run at a lower
+    priority (Linux schedules each thread on its own, with its own nice value).
+
+    A 12 MP photo costs seconds of CPU; a code scan, a fraction of a millisecond. On a
+    busy machine the scans waiting behind the photos were three to four times slower at
+    p99 (propcheck bench verify); a scanned code should answer as fast with photos
+    being read as without.
+    """
+    with suppress(AttributeError, OSError):  # not Linux, or not allowed: as it is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Litestar:
     """Build the ASGI app. The database URL is resolved at start-up, not here."""
     settings = settings or get_settings()
@@ -83,7 +98,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
                 await conn.close()
         pool = await open_pool(settings, dsn)
         executor = ThreadPoolExecutor(
-            max_workers=settings.decode_workers, thread_name_prefix="propcheck-image"
+            max_workers=settings.decode_workers,
+            thread_name_prefix="propcheck-image",
+            initializer=_lower_priority,
         )
         app.state.services = Services(
             settings=settings,

@@ -172,7 +172,9 @@ def bench_photo(text: str, *, width: int = 4000, height: int = 3000) -> bytes:
         ImageFilter.GaussianBlur(2)
     )
     buf = io.BytesIO()
-    segno.make(text, error="m").save(buf, kind="png", scale=14, border=4)
+    # The QR our labels print (api/labels/symbols.py): segno.make would pick a Micro QR
+    # for a code this short, which no label carries and zbar cannot read.
+    segno.make_qr(text, error="m").save(buf, kind="png", scale=14, border=4)
     qr = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     qr = qr.rotate(rng.uniform(-8, 8), expand=True, fillcolor=(255, 255, 255))
     base.paste(qr, (width // 3, height // 3))
