@@ -15,13 +15,11 @@
   scan from that token answers 429 with a STOP body until the window ends, and one
   ``code_probing`` incident is opened in the scanning production.
 
-Why ``limits`` (its asyncio memory store, fixed windows) and not Litestar's
+Why ``limits`` (its fixed-window strategy, on LoopStorage below) and not Litestar's
 RateLimitMiddleware: the middleware ran on every request of the app and kept each
 caller's history as JSON in an async store behind a lock, about 80 us of CPU per verify
-(measured with ``propcheck bench verify``); a check here is a dictionary lookup of a few
-microseconds, made only where a limit applies. Not its thread-based memory store: that
-one starts a timer thread every few milliseconds under load, and starting a thread
-blocks the event loop.
+(measured with ``propcheck bench verify``); a check here is a dictionary update, made
+only where a limit applies.
 """
 
 from __future__ import annotations
@@ -34,8 +32,8 @@ from uuid import UUID
 
 import asyncpg
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import Storage
+from limits.strategies import FixedWindowRateLimiter
 from litestar import Request
 from litestar.exceptions import HTTPException
 
@@ -45,6 +43,7 @@ from api.sql import q
 __all__ = [
     "PROBE_REASONS",
     "Limits",
+    "LoopStorage",
     "check_signin_backoff",
     "clear_signin_failures",
     "email_key",
@@ -62,11 +61,76 @@ def _address(request: Request[Any, Any, Any]) -> str:
     return client.host if client else "unknown"
 
 
+class LoopStorage(Storage):
+    """Fixed-window counters for ``limits`` in a plain dictionary, for one event loop.
+
+    limits' own memory stores cost more than the check on the hottest path: the
+    threaded one starts a timer thread every few milliseconds under load (starting a
+    thread blocks the event loop), the asyncio one takes a lock and starts a task on
+    every hit (about 40 us of the event loop's time per verify, measured with
+    ``propcheck bench verify``). Here a hit is a dictionary update; everything runs on
+    the event loop's thread, so nothing needs a lock; expired windows are dropped when
+    read and, in bulk, when the dictionary grows.
+    """
+
+    STORAGE_SCHEME = ["propcheck-loop"]
+    _SWEEP_AT = 50_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        """What this store raises (nothing of its own)."""
+        return ValueError
+
+    def _live(self, key: str, now: float) -> tuple[float, int]:
+        window = self._windows.get(key)
+        if window is None or window[0] <= now:
+            return (0.0, 0)
+        return window
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        """Count ``amount`` in the key's window, opening a window of ``expiry`` s."""
+        now = time.time()
+        ends, n = self._live(key, now)
+        if n == 0:
+            ends = now + expiry
+            if len(self._windows) >= self._SWEEP_AT:
+                self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+        self._windows[key] = (ends, n + amount)
+        return n + amount
+
+    def get(self, key: str) -> int:
+        """The count in the key's current window."""
+        return self._live(key, time.time())[1]
+
+    def get_expiry(self, key: str) -> float:
+        """When the key's window ends (now when there is none)."""
+        now = time.time()
+        return self._live(key, now)[0] or now
+
+    def check(self) -> bool:
+        """Always reachable: it is this process's memory."""
+        return True
+
+    def reset(self) -> int:
+        """Forget every window."""
+        n = len(self._windows)
+        self._windows.clear()
+        return n
+
+    def clear(self, key: str) -> None:
+        """Forget one key's window."""
+        self._windows.pop(key, None)
+
+
 class Limits:
     """One app's request-rate and probe counters (a limit of 0 is off)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._fixed = FixedWindowRateLimiter(MemoryStorage())
+        self._fixed = FixedWindowRateLimiter(LoopStorage())
         self._signin: RateLimitItem | None = None
         self._verify: RateLimitItem | None = None
         self._probe: RateLimitItem | None = None
@@ -78,39 +142,39 @@ class Limits:
             window = max(1, math.ceil(settings.probe_window_s))
             self._probe = RateLimitItemPerSecond(settings.probe_max_codes, window)
 
-    async def _retry_after(self, item: RateLimitItem, *ids: str) -> float:
-        reset = (await self._fixed.get_window_stats(item, *ids)).reset_time
+    def _retry_after(self, item: RateLimitItem, *ids: str) -> float:
+        reset = self._fixed.get_window_stats(item, *ids).reset_time
         return max(0.0, float(reset) - time.time())
 
-    async def signin(self, request: Request[Any, Any, Any]) -> None:
+    def signin(self, request: Request[Any, Any, Any]) -> None:
         """Count a sign-in or enrollment request from its address; 429 over the limit."""
         if self._signin is None:
             return
         key = _address(request)
-        if not await self._fixed.hit(self._signin, "signin", key):
+        if not self._fixed.hit(self._signin, "signin", key):
             raise too_many(
                 "Too many sign-in attempts from this address. Wait, then try again.",
-                await self._retry_after(self._signin, "signin", key),
+                self._retry_after(self._signin, "signin", key),
             )
 
-    async def verify(self, token_id: UUID) -> None:
+    def verify(self, token_id: UUID) -> None:
         """Count a verification from this token (one phone); 429 over the limit."""
         if self._verify is None:
             return
         key = str(token_id)
-        if not await self._fixed.hit(self._verify, "verify", key):
+        if not self._fixed.hit(self._verify, "verify", key):
             raise too_many(
                 "Too many verifications from this phone. Wait a moment, then scan again.",
-                await self._retry_after(self._verify, "verify", key),
+                self._retry_after(self._verify, "verify", key),
             )
 
-    async def probe_retry_after(self, token_id: UUID) -> float | None:
+    def probe_retry_after(self, token_id: UUID) -> float | None:
         """Seconds until this token may scan again, or None when it is not throttled."""
-        if self._probe is None or await self._fixed.test(self._probe, "probe", str(token_id)):
+        if self._probe is None or self._fixed.test(self._probe, "probe", str(token_id)):
             return None
-        return await self._retry_after(self._probe, "probe", str(token_id))
+        return self._retry_after(self._probe, "probe", str(token_id))
 
-    async def note_probe(self, token_id: UUID) -> int | None:
+    def note_probe(self, token_id: UUID) -> int | None:
         """Count one unknown or mistyped code from this token.
 
         Returns the limit exactly once per window, on the code that reaches it (the
@@ -119,9 +183,9 @@ class Limits:
         if self._probe is None:
             return None
         key = str(token_id)
-        if not await self._fixed.hit(self._probe, "probe", key):
+        if not self._fixed.hit(self._probe, "probe", key):
             return None
-        if (await self._fixed.get_window_stats(self._probe, "probe", key)).remaining > 0:
+        if self._fixed.get_window_stats(self._probe, "probe", key).remaining > 0:
             return None
         return self._probe.amount
 
@@ -129,7 +193,7 @@ class Limits:
 async def limit_signin(request: Request[Any, Any, Any]) -> None:
     """before_request hook of the sign-in and enrollment routes: counted before the
     body is read, so malformed requests count too."""
-    await request.app.state.services.limits.signin(request)
+    request.app.state.services.limits.signin(request)
 
 
 def email_key(email: str) -> bytes:

@@ -71,6 +71,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     device_name: str | None
     studio_roles: dict[str, str]
     production_roles: dict[str, list[str]]
+    #: The productions this caller may verify in (worked out once per token, not per
+    #: scan: see resolve_principal).
+    verifying: tuple[UUID, ...] = ()
 
     @property
     def actor(self) -> str:
@@ -176,6 +179,12 @@ async def resolve_principal(
         device_name=row["device_name"],
         studio_roles=msgspec.json.decode(row["studio_roles"]),
         production_roles=msgspec.json.decode(row["production_roles"]),
+    )
+    principal = msgspec.structs.replace(
+        principal,
+        verifying=tuple(
+            UUID(p) for p in principal.production_roles if Perm.VERIFY in principal.perms(UUID(p))
+        ),
     )
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()

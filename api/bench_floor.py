@@ -15,7 +15,7 @@ import msgspec
 from litestar import Litestar, get, post
 from litestar.datastructures import State
 
-from api.app import open_pool
+from api.app import open_pool, tune_gc
 from api.settings import get_settings
 from api.sql import q
 
@@ -54,6 +54,7 @@ def create_app() -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         app.state.pool = await open_pool(settings, settings.database_url)
+        tune_gc()  # as the product does
         try:
             yield
         finally:

@@ -15,13 +15,15 @@ drops the entry, reads the facts again and decides again. The time-dependent fac
 (inspection age, wrap time) use the database's clock at the read plus the time since.
 
 ``ttl_s`` bounds how long an entry is used at all, and the number of entries is capped
-(the whole cache is dropped when full, like the token cache).
+(the whole cache is dropped when full, like the token cache). With a row, the item as
+the verify answer shows it (signed photo URLs and all) is kept too, built once.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -35,23 +37,25 @@ class FactsCache:
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._rows: dict[str, tuple[float, asyncpg.Record]] = {}
+        # code -> [read_at, row, item view or None]
+        self._rows: dict[str, list[Any]] = {}
 
-    def get(self, code: str) -> tuple[asyncpg.Record, datetime] | None:
-        """The kept row and the database time now (its db_now plus the time since the
-        read), or None when there is none or it is older than ttl_s."""
+    def get(self, code: str) -> tuple[asyncpg.Record, datetime, Any] | None:
+        """The kept row, the database time now (its db_now plus the time since the
+        read) and the kept item view (None until built), or None when there is no row
+        or it is older than ttl_s."""
         if self.ttl_s <= 0:
             return None
         hit = self._rows.get(code)
         if hit is None:
             return None
-        age = time.monotonic() - hit[0]
+        read_at, row, view = hit
+        age = time.monotonic() - read_at
         if age > self.ttl_s:
             del self._rows[code]
             return None
-        row = hit[1]
         now: datetime = row["db_now"] + timedelta(seconds=age)
-        return row, now
+        return row, now, view
 
     def put(self, code: str, row: asyncpg.Record, read_at: float) -> None:
         """Keep ``row``, read at ``read_at`` (time.monotonic() just before the query)."""
@@ -59,7 +63,13 @@ class FactsCache:
             return
         if len(self._rows) >= _MAX_ENTRIES:
             self._rows.clear()
-        self._rows[code] = (read_at, row)
+        self._rows[code] = [read_at, row, None]
+
+    def keep_view(self, code: str, row: asyncpg.Record, view: Any) -> None:
+        """Keep the item view built from ``row``, if ``row`` is still the kept one."""
+        hit = self._rows.get(code)
+        if hit is not None and hit[1] is row:
+            hit[2] = view
 
     def forget(self, code: str) -> None:
         """Drop the row of ``code`` (its versions were stale)."""

@@ -29,6 +29,8 @@ class FactsRow(msgspec.Struct, kw_only=True):
     #: The database's time now, when ``row`` was read earlier (api/facts_cache.py);
     #: None: the row's own db_now.
     now: datetime | None = None
+    #: The item as the verify answer shows it, kept with ``row`` (None: build it).
+    view: Any = None
 
     @property
     def same_production(self) -> bool:

@@ -79,9 +79,7 @@ class ConfirmIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen
 
 def scan_production(principal: Principal, wanted: UUID | None, tag_production: Any) -> UUID:
     """The production a scan is made in: the one asked for, the only one, or the tag's."""
-    verifying = [
-        UUID(p) for p in principal.production_roles if Perm.VERIFY in principal.perms(UUID(p))
-    ]
+    verifying = principal.verifying
     if wanted is not None:
         principal.require(wanted, Perm.VERIFY)
         return wanted
@@ -188,11 +186,11 @@ async def _scan_facts(
     """The facts of a scanned code, kept (api/facts_cache.py) or read, with the versions
     the recording statement checks."""
     row = None
-    now = None
+    now = view = None
     if code is not None:
         hit = None if fresh else svc.facts.get(code)
         if hit is not None:
-            row, now = hit
+            row, now, view = hit
         else:
             read_at = time.monotonic()
             row = await conn.fetchrow(q("verify_facts"), code)
@@ -200,7 +198,7 @@ async def _scan_facts(
                 svc.facts.put(code, row, read_at)
     production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
     if row is not None and row["tag_production"] == production_id:
-        facts_row = FactsRow(row=row, context=None, production_id=production_id, now=now)
+        facts_row = FactsRow(row=row, context=None, production_id=production_id, now=now, view=view)
         return facts_row, (row["item_facts_version"], row["production_facts_version"])
     # Unknown, or another production's tag: the scanning production's own status and
     # policy, read now (not kept). Nothing of the tag's item is recorded, so there is
@@ -213,6 +211,9 @@ def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
     row = facts_row.row
     if row is None or not facts_row.same_production:
         return None
+    if facts_row.view is not None:
+        kept: VerificationItem = facts_row.view
+        return kept
     return VerificationItem(
         id=row["item_id"],
         name=row["name"],
@@ -229,7 +230,7 @@ async def _note_probe(
     conn: asyncpg.Connection, svc: Services, principal: Principal, production: UUID
 ) -> None:
     """Count an unknown or mistyped code; at the limit, open one code_probing incident."""
-    n = await svc.limits.note_probe(principal.token_id)
+    n = svc.limits.note_probe(principal.token_id)
     if n is None:
         return
     async with conn.transaction():
@@ -267,8 +268,8 @@ class VerifyController(Controller):
         # caller first, so a bad token never takes a connection.
         svc = services(state)
         principal = await provide_principal(request, state)
-        await svc.limits.verify(principal.token_id)
-        wait = await svc.limits.probe_retry_after(principal.token_id)
+        svc.limits.verify(principal.token_id)
+        wait = svc.limits.probe_retry_after(principal.token_id)
         if wait is not None:
             raise HTTPException(
                 status_code=429,
@@ -363,10 +364,13 @@ class VerifyController(Controller):
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
             await _note_probe(conn, svc, principal, production_id)
 
+        item = _item_view(facts_row, svc.media_key)
+        if item is not None and facts_row.view is None and canonical_code is not None:
+            svc.facts.keep_view(canonical_code, facts_row.row, item)
         out = VerifyOut(
             verdict=verdict.verdict,
             reasons=list(verdict.reasons),
-            item=_item_view(facts_row, svc.media_key),
+            item=item,
             verification_id=stored["id"],
             needs_confirmation=verdict.needs_confirmation,
             code=codes.format_code(canonical_code) if canonical_code else None,
