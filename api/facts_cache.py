@@ -29,7 +29,8 @@ import asyncpg
 
 __all__ = ["FactsCache"]
 
-_MAX_ENTRIES = 100_000
+#: About 1.5 kB each (the row with its photos' and policy's JSON): ~30 MB at most.
+_MAX_ENTRIES = 20_000
 
 
 class FactsCache:
