@@ -217,3 +217,30 @@ async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
     assert await db.fetchval("SELECT count(*) FROM verifications WHERE id = ANY($1)", ids) == len(
         ids
     )
+
+
+async def test_facts_that_keep_changing_answer_503_stop_and_record_nothing(
+    client: AsyncTestClient[Any],
+    db: asyncpg.Connection,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import api.verify
+
+    item = await ready_item(client, world)
+    attempts = []
+
+    async def always_stale(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(1)
+        raise StaleFacts
+
+    monkeypatch.setattr(api.verify, "record_verification", always_stale)
+    before = await db.fetchval("SELECT count(*) FROM verifications")
+    r = await client.post(
+        "/api/v1/verify", json={"code": item["tag"]["code"]}, headers=world.h("scanner")
+    )
+    assert r.status_code == 503
+    assert r.json()["verdict"] == "STOP"
+    assert reason_codes(r.json()) == ["service_unavailable"]
+    assert len(attempts) == 3  # decided again on fresh facts twice, then gave up
+    assert await db.fetchval("SELECT count(*) FROM verifications") == before
