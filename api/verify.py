@@ -1,9 +1,11 @@
 """Verify a tag by code (JSON) or by photo (multipart), and confirm what is in hand.
 
-The path is: gather the facts (one query), let verifier.rules decide, store the
-verification with its chained event (one statement), answer. Every failure on the way
-answers STOP: a database failure is 503 with a STOP body, any other error 500 with a
-STOP body. CLEARED is only ever sent after its record is committed.
+The path is: gather the facts (one query, or this process's kept row of the tag), let
+verifier.rules decide, store the verification with its chained event (one statement,
+shared with concurrent verifies; stored only if the facts' versions are still current,
+else decided again on fresh facts), answer. Every failure on the way answers STOP: a
+database failure is 503 with a STOP body, any other error 500 with a STOP body. CLEARED
+is only ever sent after its record is committed.
 """
 
 from __future__ import annotations
