@@ -48,8 +48,8 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     headers = exc.headers
     if exc.status_code == 429:
         headers = dict(headers or {})
-        # The rate-limit middleware sends RateLimit-Reset; clients know Retry-After.
-        headers.setdefault("Retry-After", headers.get("RateLimit-Reset", "1"))
+        # Every 429 carries Retry-After (api/abuse.py sets it; 1 s if a path did not).
+        headers.setdefault("Retry-After", "1")
         if request.url.path.startswith(_VERIFY_PATHS):
             # A client that reads only the verdict must still see STOP.
             extra |= {"verdict": "STOP", "reasons": [_RATE_LIMITED]}
