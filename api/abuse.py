@@ -1,6 +1,6 @@
 """Abuse limits: request rates, sign-in backoff, and tag-code probing.
 
-* **Rates** (the ``limits`` library's moving window, in this process's memory):
+* **Rates** (the ``limits`` library's fixed window, in this process's memory):
   sign-in and enrollment per client address; verification per bearer token (one
   phone), so that one caller cannot flood the record. Over the limit: 429 with
   Retry-After (and a STOP body on verify).
@@ -36,6 +36,7 @@ from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from litestar import Request
 from litestar.exceptions import HTTPException
+from litestar.middleware.rate_limit import get_remote_address
 
 from api.settings import Settings
 from api.sql import q
@@ -54,11 +55,6 @@ __all__ = [
 
 #: Server reasons that mean "this code is not a registered tag" (what a prober sees).
 PROBE_REASONS = frozenset({"unknown_code", "bad_check_character", "bad_format"})
-
-
-def _address(request: Request[Any, Any, Any]) -> str:
-    client = request.client
-    return client.host if client else "unknown"
 
 
 class LoopStorage(Storage):
@@ -150,7 +146,7 @@ class Limits:
         """Count a sign-in or enrollment request from its address; 429 over the limit."""
         if self._signin is None:
             return
-        key = _address(request)
+        key = get_remote_address(request)
         if not self._fixed.hit(self._signin, "signin", key):
             raise too_many(
                 "Too many sign-in attempts from this address. Wait, then try again.",
