@@ -17,7 +17,7 @@ import msgspec
 from api.sql import q
 from verifier import rules
 
-__all__ = ["FactsRow", "evaluate", "load_facts"]
+__all__ = ["FactsRow", "evaluate", "facts_in", "load_facts"]
 
 
 class FactsRow(msgspec.Struct, kw_only=True):
@@ -41,9 +41,24 @@ class FactsRow(msgspec.Struct, kw_only=True):
 async def load_facts(conn: asyncpg.Connection, code: str | None, production_id: UUID) -> FactsRow:
     """One round trip for a known code of this production; two for anything else."""
     row = await conn.fetchrow(q("verify_facts"), code) if code else None
-    ctx = None
-    if row is None or row["tag_production"] != production_id:
-        ctx = await conn.fetchrow(q("production_context"), production_id)
+    return await facts_in(conn, row, production_id)
+
+
+async def facts_in(
+    conn: asyncpg.Connection,
+    row: asyncpg.Record | None,
+    production_id: UUID,
+    *,
+    now: datetime | None = None,
+    view: Any = None,
+) -> FactsRow:
+    """The facts of a scan in ``production_id`` from the tag's verify_facts ``row``
+    (read now, or kept with its ``now`` and ``view``): the row itself when the tag
+    belongs there, else also the production's own status and policy (one more round
+    trip, never kept)."""
+    if row is not None and row["tag_production"] == production_id:
+        return FactsRow(row=row, context=None, production_id=production_id, now=now, view=view)
+    ctx = await conn.fetchrow(q("production_context"), production_id)
     return FactsRow(row=row, context=ctx, production_id=production_id)
 
 

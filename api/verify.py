@@ -37,7 +37,7 @@ from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
 from api.state import AUTHED, Services, pooled, provide_principal, services
 from api.uploads import photo_out, process_uploads, read_upload, run_image_job, save_photo
-from api.verification import FactsRow, evaluate, load_facts
+from api.verification import FactsRow, evaluate, facts_in, load_facts
 from verifier import codes, rules
 from verifier.imageio import ImageRejected
 
@@ -213,14 +213,12 @@ async def _scan_facts(
             if row is not None:
                 svc.facts.put(code, row, read_at)
     production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
-    if row is not None and row["tag_production"] == production_id:
-        facts_row = FactsRow(row=row, context=None, production_id=production_id, now=now, view=view)
-        return facts_row, (row["item_facts_version"], row["production_facts_version"])
-    # Unknown, or another production's tag: the scanning production's own status and
-    # policy, read now (not kept). Nothing of the tag's item is recorded, so there is
-    # no version to check.
-    ctx = await conn.fetchrow(q("production_context"), production_id)
-    return FactsRow(row=row, context=ctx, production_id=production_id), (None, None)
+    facts_row = await facts_in(conn, row, production_id, now=now, view=view)
+    if row is None or not facts_row.same_production:
+        # Unknown, or another production's tag: nothing of the tag's item is recorded,
+        # so there is no version to check.
+        return facts_row, (None, None)
+    return facts_row, (row["item_facts_version"], row["production_facts_version"])
 
 
 def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
