@@ -226,6 +226,7 @@ async def _chain_lock_cost(
     from api.events import canonical
     from api.recorder import record_verification, store_now
     from api.settings import Settings
+    from api.state import Held
 
     conn = await asyncpg.connect(dsn)
     try:
@@ -255,7 +256,7 @@ async def _chain_lock_cost(
                     args += [False, "check", None, "code", None, "bench", "bench", False, None]
                     t0 = time.perf_counter()
                     if grouped:
-                        await record_verification(c, args, body)
+                        await record_verification(Held(c), args, body)
                     else:
                         await store_now(c, args, body)
                     result.latencies_s.append(time.perf_counter() - t0)

@@ -9,8 +9,9 @@ chain waits for the lock, which is released only after the flush.
 
 So the verifies of one production that arrive while a write is in progress wait, and
 the next write stores them all in one statement and one commit: the first waiting
-request leads (writes with its own pooled connection, so no extra connection is ever
-needed and a busy pool cannot deadlock), the others take their rows' results. With no
+request leads (takes its request's pooled connection and writes), the others take their
+rows' results without ever taking a connection (a waiting follower holds none, so a
+busy pool cannot deadlock on them). With no
 concurrency a batch is one verification and nothing waits. Each row is stored and
 chained exactly as a batch of one would be; a batch that fails for a reason other than
 the database being unreachable is retried row by row, so one bad row cannot fail its
@@ -33,6 +34,7 @@ import asyncpg
 
 from api.errors import DB_DOWN
 from api.sql import q
+from api.state import ConnectionSource
 
 __all__ = ["MAX_BATCH", "StaleFacts", "Versions", "record_verification", "store_now"]
 
@@ -83,10 +85,12 @@ _chains: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[UUID, _Chain]
 
 
 async def record_verification(
-    conn: asyncpg.Connection, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
+    db: ConnectionSource, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
 ) -> asyncpg.Record | None:
     """Store one verification and append its event, batched with concurrent ones.
 
+    ``db`` is the caller's connection source: a caller that waits for another's write
+    gives back any connection it holds first, and takes one only if it leads a write.
     ``args`` are the verifications columns in record_verifications' order ($1..$17),
     ``body`` the event's canonical JSON. Returns the stored row (id, created_at, seq),
     or None when a verification with the same client_id was already stored (a replay);
@@ -96,6 +100,12 @@ async def record_verification(
     chains = _chains.setdefault(loop, {})
     chain_id: UUID = args[2]
     chain = chains.get(chain_id)
+    if chain is not None and chain.busy:
+        # A follower holds no connection while it waits: the leader may need the
+        # pool's last one, and waits for none of its followers'. Given back before the
+        # row is queued, so that a failure here cannot leave it to be written.
+        await db.release()
+        chain = chains.get(chain_id)  # the write may have ended meanwhile
     if chain is None:
         chain = chains[chain_id] = _Chain()
     entry = _Entry(args, body, versions, loop.create_future())
@@ -113,7 +123,7 @@ async def record_verification(
     batch = chain.pending[:MAX_BATCH]
     del chain.pending[:MAX_BATCH]
     try:
-        results = await _write(conn, batch)
+        results = await _write(await db.get(), batch)
     except BaseException as exc:
         failed = list(batch)
         if isinstance(exc, DB_DOWN):

@@ -15,6 +15,7 @@ import asyncpg
 import msgspec
 
 from api.sql import q
+from api.state import ConnectionSource, Held
 from verifier import rules
 
 __all__ = ["FactsRow", "evaluate", "facts_in", "load_facts"]
@@ -41,11 +42,11 @@ class FactsRow(msgspec.Struct, kw_only=True):
 async def load_facts(conn: asyncpg.Connection, code: str | None, production_id: UUID) -> FactsRow:
     """One round trip for a known code of this production; two for anything else."""
     row = await conn.fetchrow(q("verify_facts"), code) if code else None
-    return await facts_in(conn, row, production_id)
+    return await facts_in(Held(conn), row, production_id)
 
 
 async def facts_in(
-    conn: asyncpg.Connection,
+    db: ConnectionSource,
     row: asyncpg.Record | None,
     production_id: UUID,
     *,
@@ -58,7 +59,7 @@ async def facts_in(
     trip, never kept)."""
     if row is not None and row["tag_production"] == production_id:
         return FactsRow(row=row, context=None, production_id=production_id, now=now, view=view)
-    ctx = await conn.fetchrow(q("production_context"), production_id)
+    ctx = await (await db.get()).fetchrow(q("production_context"), production_id)
     return FactsRow(row=row, context=ctx, production_id=production_id)
 
 

@@ -35,7 +35,15 @@ from api.recorder import StaleFacts, Versions, record_verification, store_now
 from api.safety import open_incident
 from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
-from api.state import AUTHED, Services, pooled, provide_principal, services
+from api.state import (
+    AUTHED,
+    ConnectionSource,
+    LazyConnection,
+    Services,
+    lazily_pooled,
+    provide_principal,
+    services,
+)
 from api.uploads import photo_out, process_uploads, read_upload, run_image_job, save_photo
 from api.verification import FactsRow, evaluate, facts_in, load_facts
 from verifier import codes, rules
@@ -191,7 +199,7 @@ class _Scan(msgspec.Struct, kw_only=True, frozen=True):
 
 
 async def _scan_facts(
-    conn: asyncpg.Connection,
+    db: ConnectionSource,
     svc: Services,
     principal: Principal,
     wanted: UUID | None,
@@ -209,11 +217,11 @@ async def _scan_facts(
             row, now, view = hit
         else:
             read_at = time.monotonic()
-            row = await conn.fetchrow(q("verify_facts"), code)
+            row = await (await db.get()).fetchrow(q("verify_facts"), code)
             if row is not None:
                 svc.facts.put(code, row, read_at)
     production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
-    facts_row = await facts_in(conn, row, production_id, now=now, view=view)
+    facts_row = await facts_in(db, row, production_id, now=now, view=view)
     if row is None or not facts_row.same_production:
         # Unknown, or another production's tag: nothing of the tag's item is recorded,
         # so there is no version to check.
@@ -278,8 +286,9 @@ class VerifyController(Controller):
         """
         # The caller and the connection are taken here rather than as dependencies: this
         # is the hottest path, and Litestar's dependency resolution cost about 60 us of
-        # CPU per verify (propcheck bench verify). Same functions, same order: the
-        # caller first, so a bad token never takes a connection.
+        # CPU per verify (propcheck bench verify). The caller first, so a bad token never
+        # takes a connection; the connection only when a query needs one (most verifies
+        # of a kept tag need none: api.state.LazyConnection).
         svc = services(state)
         principal = await provide_principal(request, state)
         svc.limits.verify(principal.token_id)
@@ -291,9 +300,9 @@ class VerifyController(Controller):
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
         body, photo = await _parse(request, svc)
-        async with pooled(svc) as conn:
+        async with lazily_pooled(svc) as db:
             try:
-                return await self._verify(body, photo, principal, conn, svc, probes=True)
+                return await self._verify(body, photo, principal, db, svc, probes=True)
             except (HTTPException, ImageRejected):
                 raise  # a 4xx about the request itself; the client shows STOP for any non-200
             except StaleFacts:
@@ -301,9 +310,9 @@ class VerifyController(Controller):
                 return _json(_stop_body("service_unavailable"), 503, {"Retry-After": "1"})
             except DB_DOWN as exc:
                 _log.warning("verify: database unavailable: %r", exc)
-                # Dropped, not released: see api.state.pooled (no second wait for a hung
-                # server's query cancellation).
-                conn.terminate()
+                # Dropped, not released: see LazyConnection.drop (no second wait for a
+                # hung server's query cancellation).
+                db.drop()
                 return _json(_stop_body("service_unavailable"), 503, {"Retry-After": "2"})
             except Exception:
                 _log.exception("verify failed")
@@ -314,7 +323,7 @@ class VerifyController(Controller):
         body: VerifyRequest,
         photo: bytes | None,
         principal: Principal,
-        conn: asyncpg.Connection,
+        db: LazyConnection,
         svc: Services,
         *,
         probes: bool = False,
@@ -333,7 +342,7 @@ class VerifyController(Controller):
                 scan_problem = exc.problem.value
 
         if body.client_id is not None:
-            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
             if replay is not None:
                 principal.require(replay["production_id"], Perm.VERIFY)
                 return self._replayed(replay)
@@ -351,10 +360,10 @@ class VerifyController(Controller):
             # The first attempt may use this process's kept facts of the tag; a retry
             # reads them afresh (they changed since: see api/facts_cache.py).
             facts_row, versions = await _scan_facts(
-                conn, svc, principal, body.production_id, canonical_code, fresh=attempt > 0
+                db, svc, principal, body.production_id, canonical_code, fresh=attempt > 0
             )
             try:
-                decided = await self._decide_and_store(scan, facts_row, versions, conn)
+                decided = await self._decide_and_store(scan, facts_row, versions, db)
             except StaleFacts:
                 if canonical_code is not None:
                     svc.facts.forget(canonical_code)
@@ -365,10 +374,10 @@ class VerifyController(Controller):
         stored, verdict, server_verdict = decided
         production_id = facts_row.production_id
         if stored is None:  # a concurrent replay of the same client_id won
-            replay = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
             return self._replayed(replay)
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
-            await _note_probe(conn, svc, principal, production_id)
+            await _note_probe(await db.get(), svc, principal, production_id)
 
         item = _item_view(facts_row, svc.media_key)
         if item is not None and facts_row.view is None and canonical_code is not None:
@@ -386,7 +395,7 @@ class VerifyController(Controller):
 
     @staticmethod
     async def _decide_and_store(
-        scan: _Scan, facts_row: FactsRow, versions: Versions, conn: asyncpg.Connection
+        scan: _Scan, facts_row: FactsRow, versions: Versions, db: LazyConnection
     ) -> tuple[asyncpg.Record | None, rules.Verdict, rules.Verdict]:
         """Decide on ``facts_row`` and record the verification (StaleFacts when the
         facts changed before it was stored). Returns (stored row or None for a replay,
@@ -453,8 +462,9 @@ class VerifyController(Controller):
         if processed is None and not duplicate:
             # The common case: one statement and one commit, shared with the verifies of
             # this production that arrive meanwhile (group commit, api/recorder.py).
-            stored = await record_verification(conn, args, canonical(event), versions)
+            stored = await record_verification(db, args, canonical(event), versions)
         else:
+            conn = await db.get()
             async with conn.transaction():
                 if processed is not None:
                     saved = await save_photo(

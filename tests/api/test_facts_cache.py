@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from api.events import canonical
 from api.recorder import StaleFacts, record_verification
 from api.seed import app_connection
+from api.state import Held
 from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
 from tests.conftest import World, make_world
 from verifier import codes
@@ -205,7 +206,7 @@ async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
         # Every other row, the first (the batch's leader) included, was decided on an
         # older version of the item.
         versions = (current - 1 if i % 2 == 0 else current, None)
-        return record_verification(conns[i], args, canonical({"v": str(vid)}), versions)
+        return record_verification(Held(conns[i]), args, canonical({"v": str(vid)}), versions)
 
     results = await asyncio.wait_for(
         asyncio.gather(*(call(i) for i in range(len(conns))), return_exceptions=True), 10

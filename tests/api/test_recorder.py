@@ -14,6 +14,7 @@ from api.audit_io import verify_database
 from api.events import canonical
 from api.recorder import record_verification
 from api.seed import app_connection
+from api.state import Held, LazyConnection
 from tests.conftest import World
 
 pytestmark = pytest.mark.asyncio
@@ -43,7 +44,7 @@ async def test_concurrent_verifications_share_commits_and_keep_one_chain(
     for _ in range(4):
         calls = [_args(world.production_id) for _ in conns]
         rows += await asyncio.gather(
-            *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=True))
+            *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=True))
         )
     assert all(r is not None for r in rows)
     seqs = sorted(r["seq"] for r in rows)
@@ -65,7 +66,7 @@ async def test_the_same_client_id_twice_in_one_batch_is_stored_once(
     calls[2] = _args(world.production_id, client_id=client_id)
     calls[4] = _args(world.production_id, client_id=client_id)
     rows = await asyncio.gather(
-        *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=False))
+        *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=False))
     )
     assert (rows[2] is None) != (rows[4] is None)  # one stored, the other is the replay
     assert sum(r is None for r in rows) == 1
@@ -80,7 +81,7 @@ async def test_a_bad_row_fails_alone_and_its_batch_is_stored(
     calls = [_args(world.production_id) for _ in range(6)]
     calls[3] = _args(world.production_id, tag_id=uuid.uuid4())  # no such tag
     results = await asyncio.gather(
-        *(record_verification(c, a, b) for c, (a, b) in zip(conns, calls, strict=False)),
+        *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=False)),
         return_exceptions=True,
     )
     assert isinstance(results[3], asyncpg.ForeignKeyViolationError)
@@ -91,3 +92,39 @@ async def test_a_bad_row_fails_alone_and_its_batch_is_stored(
         [a[0] for a, _ in calls],
     )
     assert stored == 5
+
+
+async def test_a_leader_gets_a_connection_while_its_followers_hold_the_whole_pool(
+    database: str, world: World, db: asyncpg.Connection
+) -> None:
+    # Two requests hold the pool's only two connections (they read facts) and then
+    # queue behind a third, which leads the write and has no connection yet. Followers
+    # give theirs back while they wait, so the leader gets one at once instead of
+    # timing out with its whole batch (every verify of the production a 503).
+    pool = await asyncpg.create_pool(
+        database, min_size=2, max_size=2, server_settings={"role": "propcheck_app"}
+    )
+    assert pool is not None
+    try:
+        leader, *followers = (LazyConnection(pool, 2.0) for _ in range(3))
+        for f in followers:
+            await f.get()
+        calls = [_args(world.production_id) for _ in range(3)]
+        lead = asyncio.create_task(record_verification(leader, *calls[0]))
+        await asyncio.sleep(0.05)  # it leads, waiting for the pool
+        async with asyncio.timeout(1.5):  # under the pool wait: nobody timed out
+            rows = await asyncio.gather(
+                lead,
+                *(record_verification(f, *c) for f, c in zip(followers, calls[1:], strict=True)),
+            )
+        assert all(isinstance(r, asyncpg.Record) for r in rows)
+        for lazy in (leader, *followers):
+            await lazy.release()
+        assert pool.get_idle_size() == 2
+    finally:
+        pool.terminate()
+    stored = await db.fetchval(
+        "SELECT count(*) FROM verifications WHERE id = ANY($1::uuid[])",
+        [a[0] for a, _ in calls],
+    )
+    assert stored == 3
