@@ -10,12 +10,11 @@ chain waits for the lock, which is released only after the flush.
 So the verifies of one production that arrive while a write is in progress wait, and
 the next write stores them all in one statement and one commit: the first waiting
 request leads (takes its request's pooled connection and writes), the others take their
-rows' results without ever taking a connection (a waiting follower holds none, so a
-busy pool cannot deadlock on them). With no
-concurrency a batch is one verification and nothing waits. Each row is stored and
-chained exactly as a batch of one would be; a batch that fails for a reason other than
-the database being unreachable is retried row by row, so one bad row cannot fail its
-neighbours.
+rows' results (a waiting follower holds no connection, so a leader never waits for its
+followers' to come back). With no concurrency a batch is one verification and nothing
+waits. Each row is stored and chained exactly as a batch of one would be; a batch that
+fails for a reason other than the database being unreachable is retried row by row, so
+one bad row cannot fail its neighbours.
 
 Each row carries the facts versions its verdict was decided on (migration 0007): a row
 whose item or production has changed since is not stored, and its caller gets
