@@ -142,27 +142,28 @@ class Limits:
         reset = self._fixed.get_window_stats(item, *ids).reset_time
         return max(0.0, float(reset) - time.time())
 
+    def _count(self, item: RateLimitItem | None, scope: str, key: str, message: str) -> None:
+        """Count one request of ``key`` against ``item`` (None: off); 429 over the limit."""
+        if item is not None and not self._fixed.hit(item, scope, key):
+            raise too_many(message, self._retry_after(item, scope, key))
+
     def signin(self, request: Request[Any, Any, Any]) -> None:
         """Count a sign-in or enrollment request from its address; 429 over the limit."""
-        if self._signin is None:
-            return
-        key = get_remote_address(request)
-        if not self._fixed.hit(self._signin, "signin", key):
-            raise too_many(
-                "Too many sign-in attempts from this address. Wait, then try again.",
-                self._retry_after(self._signin, "signin", key),
-            )
+        self._count(
+            self._signin,
+            "signin",
+            get_remote_address(request),
+            "Too many sign-in attempts from this address. Wait, then try again.",
+        )
 
     def verify(self, token_id: UUID) -> None:
         """Count a verification from this token (one phone); 429 over the limit."""
-        if self._verify is None:
-            return
-        key = str(token_id)
-        if not self._fixed.hit(self._verify, "verify", key):
-            raise too_many(
-                "Too many verifications from this phone. Wait a moment, then scan again.",
-                self._retry_after(self._verify, "verify", key),
-            )
+        self._count(
+            self._verify,
+            "verify",
+            str(token_id),
+            "Too many verifications from this phone. Wait a moment, then scan again.",
+        )
 
     def probe_retry_after(self, token_id: UUID) -> float | None:
         """Seconds until this token may scan again, or None when it is not throttled."""
