@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from api.database import admin_dsn
 from api.migrate import apply_migrations
+from api.seed import app_connection
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,15 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database)
     yield conn
     await conn.close()
+
+
+@pytest.fixture
+async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
+    """Ten connections as the API's role, one per concurrent request."""
+    out = [await app_connection(database) for _ in range(10)]
+    yield out
+    for c in out:
+        await c.close()
 
 
 class World:

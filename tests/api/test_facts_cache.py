@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -20,7 +20,6 @@ from litestar.testing import AsyncTestClient
 
 from api.events import canonical
 from api.recorder import StaleFacts, record_verification
-from api.seed import app_connection
 from api.state import Held
 from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
 from tests.conftest import World, make_world
@@ -179,14 +178,6 @@ async def test_every_write_the_verdict_reads_bumps_the_item_version(
     before = await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", pid)
     await db.execute("UPDATE productions SET policy = policy WHERE id = $1", pid)
     assert await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", pid) > before
-
-
-@pytest.fixture
-async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
-    opened = [await app_connection(database) for _ in range(6)]
-    yield opened
-    for c in opened:
-        await c.close()
 
 
 async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(

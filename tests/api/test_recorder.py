@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -13,20 +12,10 @@ import pytest
 from api.audit_io import verify_database
 from api.events import canonical
 from api.recorder import record_verification
-from api.seed import app_connection
 from api.state import Held, LazyConnection
 from tests.conftest import World
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
-    """Ten connections as the API's role, one per concurrent request."""
-    out = [await app_connection(database) for _ in range(10)]
-    yield out
-    for c in out:
-        await c.close()
 
 
 def _args(production: str, *, client_id: uuid.UUID | None = None, tag_id: Any = None) -> Any:
