@@ -19,13 +19,14 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
-from api.errors import DB_DOWN
+from api.connections import lazily
 from api.sql import q
 
 __all__ = [
@@ -152,7 +153,7 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
 
 
 async def resolve_principal(
-    request: Request[Any, Any, Any], pool: Any, ttl: float, wait_s: float | None = None
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, ttl: float, wait_s: float
 ) -> Principal:
     """The caller of ``request``, from the cache or the database; 401 when unknown.
 
@@ -163,12 +164,8 @@ async def resolve_principal(
     hit = _cache.get(token_hash)
     if hit is not None and hit[0] > now:
         return hit[1]
-    async with pool.acquire(timeout=wait_s) as conn:
-        try:
-            row = await conn.fetchrow(q("principal_by_token"), token_hash)
-        except DB_DOWN:
-            conn.terminate()  # not released: see api.state.pooled
-            raise
+    async with lazily(pool, wait_s) as db:
+        row = await (await db.get()).fetchrow(q("principal_by_token"), token_hash)
     if row is None:
         _cache.pop(token_hash, None)
         raise NotAuthorizedException("The token is unknown, expired or signed out.")

@@ -223,10 +223,10 @@ async def _chain_lock_cost(
     production's chain, the same with group commit (api.recorder), and one commit each
     spread over ``clients`` chains (no lock contention)."""
     from api.app import open_pool
+    from api.connections import Held
     from api.events import canonical
     from api.recorder import record_verification, store_now
     from api.settings import Settings
-    from api.state import Held
 
     conn = await asyncpg.connect(dsn)
     try:

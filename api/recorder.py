@@ -31,9 +31,9 @@ from uuid import UUID
 
 import asyncpg
 
+from api.connections import ConnectionSource
 from api.errors import DB_DOWN
 from api.sql import q
-from api.state import ConnectionSource
 
 __all__ = ["MAX_BATCH", "StaleFacts", "Versions", "record_verification", "store_now"]
 

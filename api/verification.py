@@ -14,8 +14,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from api.connections import ConnectionSource, Held
 from api.sql import q
-from api.state import ConnectionSource, Held
 from verifier import rules
 
 __all__ = ["FactsRow", "evaluate", "facts_in", "load_facts"]

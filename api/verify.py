@@ -29,6 +29,7 @@ from msgspec import Meta
 
 from api import abuse
 from api.auth import Perm, Principal
+from api.connections import ConnectionSource, LazyConnection
 from api.errors import DB_DOWN
 from api.events import append, canonical
 from api.recorder import StaleFacts, Versions, record_verification, store_now
@@ -37,8 +38,6 @@ from api.schemas import CodeText, Short, VerificationItem, VerifyOut
 from api.sql import q
 from api.state import (
     AUTHED,
-    ConnectionSource,
-    LazyConnection,
     Services,
     lazily_pooled,
     provide_principal,
@@ -288,7 +287,7 @@ class VerifyController(Controller):
         # is the hottest path, and Litestar's dependency resolution cost about 60 us of
         # CPU per verify (propcheck bench verify). The caller first, so a bad token never
         # takes a connection; the connection only when a query needs one (most verifies
-        # of a kept tag need none: api.state.LazyConnection).
+        # of a kept tag need none: api.connections.LazyConnection).
         svc = services(state)
         principal = await provide_principal(request, state)
         svc.limits.verify(principal.token_id)

@@ -18,9 +18,9 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from api.connections import Held
 from api.events import canonical
 from api.recorder import StaleFacts, record_verification
-from api.state import Held
 from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
 from tests.conftest import World, make_world
 from verifier import codes

@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from api.audit_io import verify_database
+from api.connections import Held, LazyConnection
 from api.events import canonical
 from api.recorder import record_verification
-from api.state import Held, LazyConnection
 from tests.conftest import World
 
 pytestmark = pytest.mark.asyncio
