@@ -1,7 +1,7 @@
 """Where a query gets its connection: taken from the pool only when first needed.
 
 A request's connection is a LazyConnection: most verifies need none of their own (the
-facts are kept and the record is written by the group commit's leader, api/recorder.py),
+facts are kept and the record is written by the group commit's writer, api/recorder.py),
 and one that fails is dropped, not given back. Code that already holds a connection
 passes it as Held.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import asyncpg
@@ -49,7 +49,7 @@ class LazyConnection:
     """A request's pooled connection, taken from the pool on its first use.
 
     Most verifies need no connection of their own: the facts are kept and the record is
-    written by the group commit's leader (api/recorder.py). A pool round (acquire, and a
+    written by the group commit's writer (api/recorder.py). A pool round (acquire, and a
     release that asyncpg runs as a task of its own) costs about 30 us of the event loop,
     a tenth of a verify's (propcheck bench verify).
     """
@@ -85,6 +85,21 @@ class LazyConnection:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await self._pool.release(conn)
+
+    async def spare(self) -> None:
+        """Give the connection back if the pool has no other left for anyone who waits.
+
+        For holders that keep a connection between uses (the group commit's writer):
+        they take their turn at the pool again instead of starving other requests.
+        """
+        pool = self._pool
+        if pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+            await self.release()
+
+    def another(self) -> AbstractAsyncContextManager[LazyConnection]:
+        """A connection source of its own on the same pool, for work that outlives this
+        request (the group commit's writer task)."""
+        return lazily(self._pool, self._wait_s)
 
 
 @asynccontextmanager

@@ -21,7 +21,6 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from api.database import admin_dsn
 from api.migrate import apply_migrations
-from api.seed import app_connection
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,12 +94,26 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-async def conns(database: str) -> AsyncIterator[list[asyncpg.Connection]]:
-    """Ten connections as the API's role, one per concurrent request."""
-    out = [await app_connection(database) for _ in range(10)]
-    yield out
-    for c in out:
-        await c.close()
+async def app_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool of ten connections as the API's role, as the API's own."""
+    pool = await asyncpg.create_pool(
+        database, min_size=1, max_size=10, server_settings={"role": "propcheck_app"}
+    )
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+async def record_as_request(
+    pool: asyncpg.Pool, args: Any, body: str, versions: Any = (None, None)
+) -> Any:
+    """api.recorder.record_verification as one verify request calls it: with a
+    connection of the pool taken only if needed, given back at the end."""
+    from api.connections import lazily
+    from api.recorder import record_verification
+
+    async with lazily(pool, 5.0) as lazy:
+        return await record_verification(lazy, args, body, versions)
 
 
 class World:

@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 
 from api.audit_io import verify_database
-from api.connections import Held, LazyConnection
+from api.connections import LazyConnection
 from api.events import canonical
 from api.recorder import record_verification
-from tests.conftest import World
+from tests.conftest import World, record_as_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -27,14 +27,12 @@ def _args(production: str, *, client_id: uuid.UUID | None = None, tag_id: Any = 
 
 
 async def test_concurrent_verifications_share_commits_and_keep_one_chain(
-    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
 ) -> None:
     rows = []
     for _ in range(4):
-        calls = [_args(world.production_id) for _ in conns]
-        rows += await asyncio.gather(
-            *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=True))
-        )
+        calls = [_args(world.production_id) for _ in range(10)]
+        rows += await asyncio.gather(*(record_as_request(app_pool, a, b) for a, b in calls))
     assert all(r is not None for r in rows)
     seqs = sorted(r["seq"] for r in rows)
     assert seqs == list(range(seqs[0], seqs[0] + len(rows)))  # no gap, no fork
@@ -48,15 +46,13 @@ async def test_concurrent_verifications_share_commits_and_keep_one_chain(
 
 
 async def test_the_same_client_id_twice_in_one_batch_is_stored_once(
-    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
 ) -> None:
     client_id = uuid.uuid4()
     calls = [_args(world.production_id) for _ in range(6)]
     calls[2] = _args(world.production_id, client_id=client_id)
     calls[4] = _args(world.production_id, client_id=client_id)
-    rows = await asyncio.gather(
-        *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=False))
-    )
+    rows = await asyncio.gather(*(record_as_request(app_pool, a, b) for a, b in calls))
     assert (rows[2] is None) != (rows[4] is None)  # one stored, the other is the replay
     assert sum(r is None for r in rows) == 1
     assert (
@@ -65,12 +61,12 @@ async def test_the_same_client_id_twice_in_one_batch_is_stored_once(
 
 
 async def test_a_bad_row_fails_alone_and_its_batch_is_stored(
-    conns: list[asyncpg.Connection], world: World, db: asyncpg.Connection
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
 ) -> None:
     calls = [_args(world.production_id) for _ in range(6)]
     calls[3] = _args(world.production_id, tag_id=uuid.uuid4())  # no such tag
     results = await asyncio.gather(
-        *(record_verification(Held(c), a, b) for c, (a, b) in zip(conns, calls, strict=False)),
+        *(record_as_request(app_pool, a, b) for a, b in calls),
         return_exceptions=True,
     )
     assert isinstance(results[3], asyncpg.ForeignKeyViolationError)
@@ -117,3 +113,92 @@ async def test_a_leader_gets_a_connection_while_its_followers_hold_the_whole_poo
         [a[0] for a, _ in calls],
     )
     assert stored == 3
+
+
+async def _stored(db: asyncpg.Connection, calls: list[Any]) -> set[uuid.UUID]:
+    rows = await db.fetch(
+        "SELECT id FROM verifications WHERE id = ANY($1::uuid[])", [a[0] for a, _ in calls]
+    )
+    return {r["id"] for r in rows}
+
+
+async def _queued_behind_a_held_chain(
+    app_pool: asyncpg.Pool, db: asyncpg.Connection, production: str, n: int
+) -> tuple[list[Any], list[asyncio.Task[Any]]]:
+    """n verifications of one production: the first is writing, blocked on the chain
+    head (which ``db`` holds locked in an open transaction), the others queued behind it."""
+    await db.execute("BEGIN")
+    await db.execute(
+        "SELECT seq FROM chain_heads WHERE chain_id = $1 FOR UPDATE", uuid.UUID(production)
+    )
+    calls = [_args(production) for _ in range(n)]
+    lead = asyncio.create_task(record_as_request(app_pool, *calls[0]))
+    await asyncio.sleep(0.2)  # its statement now waits for the chain head's lock
+    rest = [asyncio.create_task(record_as_request(app_pool, *c)) for c in calls[1:]]
+    await asyncio.sleep(0.05)
+    return calls, [lead, *rest]
+
+
+async def test_a_request_cancelled_while_it_waits_is_not_stored_and_the_rest_are(
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
+) -> None:
+    calls, tasks = await _queued_behind_a_held_chain(app_pool, db, world.production_id, 5)
+    tasks[2].cancel()  # the phone gave up while its row waited for the next write
+    await db.execute("ROLLBACK")
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert all(isinstance(r, asyncpg.Record) for i, r in enumerate(results) if i != 2), results
+    stored = await _stored(db, calls)
+    assert calls[2][0][0] not in stored
+    assert len(stored) == 4
+
+
+async def test_the_rows_queued_behind_a_cancelled_write_are_stored_by_the_writer(
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
+) -> None:
+    # The request writing its own row is cancelled mid-statement (its client went
+    # away): the rows queued behind it belong to other phones and are still stored.
+    calls, tasks = await _queued_behind_a_held_chain(app_pool, db, world.production_id, 5)
+    tasks[0].cancel()
+    await asyncio.sleep(0.2)
+    await db.execute("ROLLBACK")
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(isinstance(r, asyncpg.Record) for r in results[1:]), results
+    stored = await _stored(db, calls)
+    assert stored == {a[0] for a, _ in calls[1:]}  # the cancelled statement stored nothing
+    (chain,) = await verify_database(db, uuid.UUID(world.production_id))
+    assert chain.report.ok, chain.report.problem
+
+
+async def test_the_writer_gives_its_connection_back_when_no_row_waits(
+    app_pool: asyncpg.Pool, world: World
+) -> None:
+    for _ in range(3):
+        calls = [_args(world.production_id) for _ in range(10)]
+        await asyncio.gather(*(record_as_request(app_pool, a, b) for a, b in calls))
+    for _ in range(100):  # the last release runs as a task of asyncpg's
+        if app_pool.get_idle_size() == app_pool.get_size():
+            break
+        await asyncio.sleep(0.01)
+    assert app_pool.get_idle_size() == app_pool.get_size()
+
+
+async def test_a_connection_kept_between_uses_is_spared_only_when_the_pool_runs_out(
+    database: str,
+) -> None:
+    pool = await asyncpg.create_pool(
+        database, min_size=2, max_size=2, server_settings={"role": "propcheck_app"}
+    )
+    assert pool is not None
+    try:
+        keeper, other = LazyConnection(pool, 2.0), LazyConnection(pool, 2.0)
+        kept = await keeper.get()
+        await keeper.spare()  # one connection is still free: kept
+        assert await keeper.get() is kept
+        await other.get()
+        await keeper.spare()  # none left for anyone else: given back
+        assert pool.get_idle_size() == 1
+        await other.release()
+    finally:
+        pool.terminate()
