@@ -9,11 +9,17 @@
   ``signin_failure_window_s``, the account refuses sign-in for ``signin_backoff_s``,
   doubling with each further failure (capped at the window), with 429 + Retry-After.
   The refusal comes before the password is checked, so it also costs no argon2 work.
-* **Code probing** (per process, a fixed window): tag codes are 84-bit random, so
-  guessing one is hopeless, but a burst of unknown or mistyped codes from one token is
-  still a signal. After ``probe_max_codes`` of them within ``probe_window_s``, every
-  scan from that token answers 429 with a STOP body until the window ends, and one
-  ``code_probing`` incident is opened in the scanning production.
+* **Code probing** (counted in PostgreSQL, shared by every process): tag codes are
+  84-bit random, so guessing one is hopeless, but a burst of unknown or mistyped codes
+  from one token is still a signal. After ``probe_max_codes`` of them within
+  ``probe_window_s`` (a window that opens at the token's first such code), every scan
+  from that token answers 429 with a STOP body until the window ends, and one
+  ``code_probing`` incident is opened in the scanning production (the count and the
+  incident in one transaction: exactly one scan reaches the limit). The pause itself is
+  kept by each process, which pauses the token when it sees the shared count at or over
+  the limit: a prober spread over N processes gets at most N - 1 more codes answered
+  (each STOP, and recorded) before every process refuses it, rather than N times the
+  limit with a count per process.
 
 Why ``limits`` (its fixed-window strategy, on LoopStorage below) and not Litestar's
 RateLimitMiddleware: the middleware ran on every request of the app and kept each
@@ -123,20 +129,22 @@ class LoopStorage(Storage):
 
 
 class Limits:
-    """One app's request-rate and probe counters (a limit of 0 is off)."""
+    """One app's request-rate counters and probe pauses (a limit of 0 is off)."""
+
+    _SWEEP_AT = 50_000
 
     def __init__(self, settings: Settings) -> None:
         self._fixed = FixedWindowRateLimiter(LoopStorage())
         self._signin: RateLimitItem | None = None
         self._verify: RateLimitItem | None = None
-        self._probe: RateLimitItem | None = None
         if settings.rate_signin_per_min > 0:
             self._signin = RateLimitItemPerMinute(settings.rate_signin_per_min)
         if settings.rate_verify_per_s > 0:
             self._verify = RateLimitItemPerSecond(settings.rate_verify_per_s)
-        if settings.probe_max_codes > 0:
-            window = max(1, math.ceil(settings.probe_window_s))
-            self._probe = RateLimitItemPerSecond(settings.probe_max_codes, window)
+        self._probe_max = max(0, settings.probe_max_codes)
+        self.probe_window_s = max(1.0, settings.probe_window_s)
+        # token -> time.monotonic() when its pause ends
+        self._paused: dict[UUID, float] = {}
 
     def _retry_after(self, item: RateLimitItem, *ids: str) -> float:
         reset = self._fixed.get_window_stats(item, *ids).reset_time
@@ -165,26 +173,37 @@ class Limits:
             "Too many verifications from this phone. Wait a moment, then scan again.",
         )
 
+    @property
+    def counts_probes(self) -> bool:
+        """Whether unknown and mistyped codes are counted at all."""
+        return self._probe_max > 0
+
     def probe_retry_after(self, token_id: UUID) -> float | None:
-        """Seconds until this token may scan again, or None when it is not throttled."""
-        if self._probe is None or self._fixed.test(self._probe, "probe", str(token_id)):
+        """Seconds until this token may scan again, or None when it is not paused."""
+        until = self._paused.get(token_id)
+        if until is None:
             return None
-        return self._retry_after(self._probe, "probe", str(token_id))
+        left = until - time.monotonic()
+        if left <= 0:
+            del self._paused[token_id]
+            return None
+        return left
 
-    def note_probe(self, token_id: UUID) -> int | None:
-        """Count one unknown or mistyped code from this token.
+    def note_probe(self, token_id: UUID, count: int, left_s: float) -> int | None:
+        """Take the token's shared count of unknown or mistyped codes (this one
+        included) and the seconds left in its window: at or over the limit, the token
+        is paused in this process until the window ends.
 
-        Returns the limit exactly once per window, on the code that reaches it (the
-        caller records the incident then); None otherwise.
+        Returns the limit for the code that reaches it exactly (the caller records the
+        incident then: one per window, whichever process counted it); None otherwise.
         """
-        if self._probe is None:
+        if not self.counts_probes or count < self._probe_max:
             return None
-        key = str(token_id)
-        if not self._fixed.hit(self._probe, "probe", key):
-            return None
-        if self._fixed.get_window_stats(self._probe, "probe", key).remaining > 0:
-            return None
-        return self._probe.amount
+        now = time.monotonic()
+        if len(self._paused) >= self._SWEEP_AT:
+            self._paused = {t: u for t, u in self._paused.items() if u > now}
+        self._paused[token_id] = now + max(0.0, left_s)
+        return self._probe_max if count == self._probe_max else None
 
 
 async def limit_signin(request: Request[Any, Any, Any]) -> None:

@@ -250,11 +250,17 @@ def _item_view(facts_row: FactsRow, key: bytes) -> VerificationItem | None:
 async def _note_probe(
     conn: asyncpg.Connection, svc: Services, principal: Principal, production: UUID
 ) -> None:
-    """Count an unknown or mistyped code; at the limit, open one code_probing incident."""
-    n = svc.limits.note_probe(principal.token_id)
-    if n is None:
+    """Count an unknown or mistyped code (in the database, for every process); at the
+    limit, open one code_probing incident in the same transaction."""
+    if not svc.limits.counts_probes:
         return
     async with conn.transaction():
+        row = await conn.fetchrow(
+            q("count_code_probe"), principal.token_id, svc.limits.probe_window_s
+        )
+        n = svc.limits.note_probe(principal.token_id, row["codes"], row["left_s"])
+        if n is None:
+            return
         await open_incident(
             conn,
             production_id=production,
@@ -262,7 +268,7 @@ async def _note_probe(
             kind="code_probing",
             description=(
                 f"{n} unknown or mistyped tag codes from {principal.actor} (token "
-                f"{principal.token_id}) within {svc.settings.probe_window_s:g} s; its scans "
+                f"{principal.token_id}) within {svc.limits.probe_window_s:g} s; its scans "
                 "are refused for the rest of that time."
             ),
             actor="system",

@@ -219,6 +219,38 @@ async def test_code_probing_is_throttled_and_recorded_once(
     assert r.status_code == 200 and reason_codes(r.json()) == []
 
 
+async def test_code_probing_is_counted_once_across_api_processes(
+    limited: AppFactory, client: AsyncTestClient[Any], own: World, db: asyncpg.Connection
+) -> None:
+    """A load balancer spreads one prober's scans over two API processes (two apps, each
+    with its own memory): the count is shared, so the fourth code reaches the limit, not
+    the eighth."""
+    one = await limited(probe_max_codes=4, probe_window_s=60.0)
+    two = await limited(probe_max_codes=4, probe_window_s=60.0)
+    item = await ready_item(client, own)
+    good = item["tag"]["code"]
+    phone = await _device(client, own)
+    before = len(await _probing_incidents(db, own))
+    answers = []
+    for i in range(4):  # alternately to each process: two codes each
+        r = await (one, two)[i % 2].post(
+            "/api/v1/verify", json={"code": codes.new_code()}, headers=phone
+        )
+        answers.append(r.status_code)
+    assert answers == [200, 200, 200, 200]
+    assert len(await _probing_incidents(db, own)) == before + 1  # one, not one per process
+    # The process that counted the fourth pauses the phone at once; the other learns it
+    # from the shared count at the phone's next unknown code (answered, STOP, recorded).
+    assert (await two.post("/api/v1/verify", json={"code": good}, headers=phone)).status_code == 429
+    r = await one.post("/api/v1/verify", json={"code": codes.new_code()}, headers=phone)
+    assert r.status_code == 200 and r.json()["verdict"] == "STOP"
+    for c in (one, two):
+        r = await c.post("/api/v1/verify", json={"code": good}, headers=phone)
+        assert r.status_code == 429, r.text
+        assert r.json()["verdict"] == "STOP"
+    assert len(await _probing_incidents(db, own)) == before + 1
+
+
 async def test_other_production_codes_are_not_probing(
     limited: AppFactory, client: AsyncTestClient[Any], own: World
 ) -> None:
