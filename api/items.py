@@ -32,7 +32,7 @@ from api.sql import q
 from api.state import AUTHED, services
 from api.tags import issue_tag, tag_out
 from api.uploads import photo_out, process_uploads, read_upload, save_photo
-from verifier.rules import CLASSES
+from verifier.rules import CLASSES, CLEARABLE_CLASSES
 
 __all__ = ["ItemController", "item_production", "load_items"]
 
@@ -280,7 +280,16 @@ class ItemController(Controller):
                 )
             (before,) = await load_items(conn, [item_id], key)
             merged = _merge(row, data)
-            if row["status"] == "quarantined" and merged["status"] == "active":
+            if (
+                row["capability_class"] not in CLEARABLE_CLASSES
+                and merged["capability_class"] in CLEARABLE_CLASSES
+                and merged["status"] == "active"
+            ):
+                # Something recorded as able to fire is now said not to: nobody hands it
+                # to a performer on the strength of an edit. It is quarantined until a
+                # passing inspection (after this change) says what it is.
+                merged["status"] = "quarantined"
+            elif row["status"] == "quarantined" and merged["status"] == "active":
                 # Only a passing inspection with no open incident lifts a quarantine.
                 raise HTTPException(
                     status_code=409,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import ITEM, jpeg
+from tests.api.helpers import ITEM, inspect, jpeg, reason_codes, verify
 from tests.api.helpers import register as create_item
 from tests.conftest import World
 from verifier import codes
@@ -228,6 +228,39 @@ async def test_edit_keeps_history(client: AsyncTestClient[Any], world: World) ->
     assert edit["body"]["before"] == {"name": "Foam M4"}
     assert edit["body"]["after"] == {"name": "Foam M4A1"}
     assert edit["actor"].startswith("user:")
+
+
+async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    # Registered as blank-firing and inspected: never CLEARED. Someone edits it to a
+    # replica: it is quarantined, not cleared on the strength of an edit, until a
+    # passing inspection after the change.
+    item = await create_item(client, world, name="Doubtful pistol", capability_class="blank_firing")
+    await inspect(client, world, item["id"])
+    code = item["tag"]["code"]
+    assert "restricted_class" in reason_codes(await verify(client, world, code))
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"version": item["version"], "capability_class": "non_firing_replica"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "quarantined"
+    assert (await verify(client, world, code))["verdict"] == "STOP"
+    assert "quarantined" in reason_codes(await verify(client, world, code))
+    await inspect(client, world, item["id"])
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    # Between classes that may be cleared, an edit is an edit: no quarantine.
+    current = (
+        await client.get(f"/api/v1/items/{item['id']}", headers=world.h("prop_master"))
+    ).json()
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"version": current["version"], "capability_class": "non_firing_mechanical"},
+        headers=world.h("prop_master"),
+    )
+    assert r.json()["status"] == "active"
 
 
 async def test_list_filters_and_pages(client: AsyncTestClient[Any], world: World) -> None:

@@ -1,8 +1,14 @@
 // One item: photos, marks, class and status, its tag (reissue, revoke, print), its
-// inspections (record one), and reporting an incident about it.
+// inspections (record one), reporting an incident about it, and (prop master) editing
+// its details or adding photos. An edit says why: the record keeps who, when, before,
+// after and that note.
 
 import { h, field, notice, errorText, dateTime, CLASS_LABELS, STATUS_LABELS } from "./dom.js";
 import { labelPreview, openPdf } from "./labels.js";
+import { downscale } from "../photos.js";
+import { CLASSES } from "../rules.js";
+
+const lines = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
 
 export class ItemView {
   constructor(app, itemId) {
@@ -62,6 +68,8 @@ export class ItemView {
             )
           : null,
         act ? this.inspectionForm() : null,
+        act ? this.photoForm() : null,
+        act ? this.editForm(item) : null,
         h("h2", {}, "Inspections"),
         inspections.length
           ? h("ul", { class: "list" }, inspections.map((i) => h("li", {}, h("strong", {}, i.result === "pass" ? "Passed" : "FAILED"), ` · ${i.kind.replace("_", " ")} · ${dateTime(i.created_at)}`, i.notes ? h("br") : null, i.notes)))
@@ -90,6 +98,125 @@ export class ItemView {
       field("Notes", notes),
       h("button", { class: "btn btn-primary", type: "submit" }, "Save inspection"),
     );
+  }
+
+  photoForm() {
+    const files = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true, id: "item-photos", class: "visually-hidden", onchange: () => this.addPhotos(files) });
+    return h(
+      "section",
+      { class: "card" },
+      h("h2", {}, "Add photos"),
+      h("p", { class: "help" }, "A new side, a new mark, or how it looks now. Made smaller on this phone before sending."),
+      h("label", { for: "item-photos", class: "btn", role: "button", tabindex: "0", onkeydown: (e) => (e.key === "Enter" || e.key === " ") && files.click() }, "Take or add photos"),
+      files,
+    );
+  }
+
+  async addPhotos(input) {
+    const files = [...(input.files ?? [])].slice(0, 10);
+    input.value = "";
+    let added = 0;
+    for (const file of files) {
+      try {
+        const form = new FormData();
+        form.append("photo", await downscale(file), "photo.jpg");
+        form.append("purpose", "item");
+        await this.app.call((api) => api.postForm(`/api/v1/items/${this.itemId}/photos`, form));
+        added += 1;
+      } catch (error) {
+        this.msg.replaceChildren(notice(`Photo ${added + 1}: ${errorText(error)}`, "error"));
+        break;
+      }
+    }
+    if (added) {
+      this.app.syncSnapshot(); // the photos show at hand-off scans, offline too
+      await this.render(this.root);
+      this.msg.replaceChildren(notice(`${added} photo(s) added.`, "ok"));
+    }
+  }
+
+  editForm(item) {
+    const ev = item.evidence;
+    const f = (this.ef = {
+      name: h("input", { type: "text", required: true, maxlength: 200, autocomplete: "off", id: "edit-name", value: item.name }),
+      cls: h("select", { id: "edit-class", onchange: () => this.editClassChanged() }, CLASSES.map((c) => h("option", { value: c, selected: c === item.capability_class }, CLASS_LABELS[c]))),
+      marks: h("textarea", { maxlength: 6000, id: "edit-marks" }, item.distinctive_marks.join("\n")),
+      make: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-make", value: item.make }),
+      model: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-model", value: item.model }),
+      serial: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-serial", value: item.serial }),
+      keywords: h("input", { type: "text", maxlength: 2000, autocomplete: "off", id: "edit-keywords", value: item.keywords.join(", ") }),
+      description: h("textarea", { maxlength: 5000, id: "edit-description" }, item.description),
+      cert: h("input", { type: "text", maxlength: 200, id: "edit-cert", value: ev?.certificate_number ?? "" }),
+      issuer: h("input", { type: "text", maxlength: 200, id: "edit-issuer", value: ev?.issuer ?? "" }),
+      date: h("input", { type: "date", id: "edit-date", value: ev?.date ?? "" }),
+      note: h("input", { type: "text", required: true, maxlength: 5000, autocomplete: "off", id: "edit-note" }),
+    });
+    this.editEvidence = h("fieldset", { id: "edit-evidence" }, h("legend", {}, "Deactivation evidence (required)"), field("Certificate number", f.cert), field("Issued by", f.issuer), field("Date", f.date));
+    this.editMsg = h("div", { "aria-live": "polite" });
+    const form = h(
+      "details",
+      { class: "card", id: "edit-item" },
+      h("summary", {}, "Edit details"),
+      h(
+        "form",
+        { onsubmit: (e) => (e.preventDefault(), this.saveEdit()) },
+        field("Name", f.name),
+        field("What can it do?", f.cls, "A deactivated item needs its evidence. An item recorded as able to fire, now said not to, is quarantined until it passes an inspection."),
+        this.editEvidence,
+        field("Distinctive marks", f.marks, "One per line."),
+        h("div", { class: "filters" }, field("Make", f.make), field("Model", f.model)),
+        field("Serial number", f.serial),
+        field("Keywords", f.keywords, "Comma-separated, for search."),
+        field("Description", f.description),
+        field("Why the change", f.note, "Kept in the record with who, when, before and after."),
+        this.editMsg,
+        h("button", { class: "btn btn-primary", type: "submit" }, "Save changes"),
+      ),
+    );
+    this.editClassChanged();
+    return form;
+  }
+
+  editClassChanged() {
+    const deactivated = this.ef.cls.value === "deactivated";
+    this.editEvidence.hidden = !deactivated;
+    for (const el of [this.ef.cert, this.ef.issuer, this.ef.date]) el.required = deactivated;
+  }
+
+  async saveEdit() {
+    const f = this.ef;
+    const item = this.item;
+    const body = { version: item.version, note: f.note.value.trim() };
+    const set = (key, value, old) => {
+      if (JSON.stringify(value) !== JSON.stringify(old)) body[key] = value;
+    };
+    set("name", f.name.value.trim(), item.name);
+    set("capability_class", f.cls.value, item.capability_class);
+    set("distinctive_marks", lines(f.marks.value), item.distinctive_marks);
+    set("make", f.make.value.trim(), item.make);
+    set("model", f.model.value.trim(), item.model);
+    set("serial", f.serial.value.trim(), item.serial);
+    set("keywords", lines(f.keywords.value), item.keywords);
+    set("description", f.description.value.trim(), item.description);
+    if (f.cls.value === "deactivated") {
+      const ev = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
+      const old = item.evidence ? { certificate_number: item.evidence.certificate_number, issuer: item.evidence.issuer, date: item.evidence.date } : null;
+      set("evidence", ev, old);
+    }
+    if (Object.keys(body).length === 2) {
+      this.editMsg.replaceChildren(notice("Nothing changed.", "info"));
+      return;
+    }
+    try {
+      const saved = await this.app.call((api) => api.patch(`/api/v1/items/${this.itemId}`, body));
+      this.app.syncSnapshot(); // a class or status change alters offline verdicts
+      await this.render(this.root);
+      const quarantined = saved.status === "quarantined" && item.status !== "quarantined";
+      this.msg.replaceChildren(notice(quarantined ? "Changes saved. It is quarantined until it passes an inspection." : "Changes saved.", "ok"));
+    } catch (error) {
+      // 409: someone else changed it meanwhile; the message says to reload.
+      this.editMsg.replaceChildren(notice(errorText(error), "error"));
+    }
   }
 
   async inspect(kind, result, notes) {
