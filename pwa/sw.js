@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v2";
+const CACHE_VERSION = "v3";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";
@@ -51,6 +51,7 @@ export const SHELL = [
   "/js/ui/join-view.js",
   "/js/ui/labels.js",
   "/js/ui/outbox-view.js",
+  "/js/ui/photo-picker.js",
   "/js/ui/production-view.js",
   "/js/ui/qr.js",
   "/js/ui/register-view.js",

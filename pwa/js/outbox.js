@@ -47,8 +47,11 @@ export class Outbox {
   }
 
   /**
-   * Queue a request. `entry`: { method, path, json, label, ref? }; `ref` is this
-   * entry's client id when later entries may name it as "ref:<id>".
+   * Queue a request. `entry`: { method, path, json, label, ref?, jsonField?, files? };
+   * `ref` is this entry's client id when later entries may name it as "ref:<id>".
+   * With `files` ([{ field, blob, name }], e.g. an incident's photo, kept as Blobs in
+   * IndexedDB) it is replayed as multipart: the JSON in `jsonField`, then the files, so
+   * the record and its photo are stored together or not at all, as online.
    * Returns the stored entry.
    */
   async add(entry) {
@@ -60,6 +63,8 @@ export class Outbox {
       json: entry.json,
       label: entry.label ?? entry.path,
       ref: entry.ref ?? null,
+      jsonField: entry.jsonField ?? null,
+      files: entry.files ?? [],
     };
     await withStore("outbox", "readwrite", (s) => idbRequest(s.add(stored)));
     this.notify(true);
@@ -141,7 +146,14 @@ export class Outbox {
       const json = resolveRefs(first.json, ids);
       let answer;
       try {
-        answer = await api.request(first.method, path, { json, timeout: 15000 });
+        if (first.files?.length) {
+          const form = new FormData();
+          form.append(first.jsonField, JSON.stringify(json));
+          for (const f of first.files) form.append(f.field, f.blob, f.name);
+          answer = await api.request(first.method, path, { form, timeout: 60000 });
+        } else {
+          answer = await api.request(first.method, path, { json, timeout: 15000 });
+        }
       } catch (e) {
         if (e instanceof ApiError && !RETRYABLE.has(e.status) && e.status < 500) {
           const refused = (await kv.get(REFUSED)) ?? [];

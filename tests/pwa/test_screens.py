@@ -74,6 +74,15 @@ async def test_prop_master_screens(
     await page.get_by_role("heading", name="Open").wait_for()
     await _check(page, "incidents", artifacts_dir)
 
+    await page.goto(f"{live_server}/#/incidents/new/{item['id']}")
+    await page.get_by_label("What happened").wait_for()
+    await _check(page, "incident-report", artifacts_dir)
+
+    await page.goto(f"{live_server}/#/item/{item['id']}")
+    await page.locator("#edit-item summary").click()
+    await page.get_by_label("Why the change").wait_for()
+    await _check(page, "item-edit-open", artifacts_dir)
+
     await page.goto(f"{live_server}/#/add-phone")
     qr = page.locator("#enroll-qr")
     await qr.wait_for()

@@ -4,6 +4,7 @@
 
 import { h, field, notice, errorText, dateTime } from "./dom.js";
 import { NetworkError } from "../api.js";
+import { PhotoPicker } from "./photo-picker.js";
 
 const KINDS = {
   mismatch: "Does not match its photos or marks",
@@ -87,6 +88,7 @@ export class IncidentsView {
   reportForm() {
     const kind = h("select", { required: true }, Object.entries(KINDS).map(([v, t]) => h("option", { value: v }, t)));
     const description = h("textarea", { maxlength: 5000 });
+    this.photo = new PhotoPicker("incident-photo");
     const msg = h("div", { "aria-live": "polite" });
     this.root.replaceChildren(
       h(
@@ -96,6 +98,7 @@ export class IncidentsView {
         this.itemId ? h("p", { class: "lead" }, "About the item you came from. It is quarantined at once.") : null,
         field("What happened", kind),
         field("Details", description),
+        this.photo.element,
         msg,
         h("button", { class: "btn btn-stop", type: "submit" }, "Report"),
       ),
@@ -104,8 +107,19 @@ export class IncidentsView {
 
   async report(kind, description, msg) {
     const body = { kind, description, item_id: this.itemId, client_id: crypto.randomUUID() };
+    const photo = this.photo.blob;
+    // With a photo: one multipart request, so the report and its photo are stored
+    // together or not at all (offline too: the outbox keeps the photo).
+    const files = photo ? [{ field: "photo", blob: photo, name: "incident.jpg" }] : [];
+    const send = (api) => {
+      if (!photo) return api.post(`${this.base}/incidents`, body);
+      const form = new FormData();
+      form.append("incident", JSON.stringify(body));
+      form.append("photo", photo, "incident.jpg");
+      return api.postForm(`${this.base}/incidents`, form);
+    };
     try {
-      await this.app.call((api) => api.post(`${this.base}/incidents`, body));
+      await this.app.call(send);
       msg.replaceChildren(notice("Reported.", "ok"), h("a", { class: "btn", href: "#/incidents" }, "Back to incidents"));
       this.app.syncSnapshot();
     } catch (error) {
@@ -113,7 +127,7 @@ export class IncidentsView {
         msg.replaceChildren(notice(errorText(error), "error"));
         return;
       }
-      await this.app.outbox.add({ path: `${this.base}/incidents`, json: body, label: `Incident: ${KINDS[kind]}` });
+      await this.app.outbox.add({ path: `${this.base}/incidents`, json: body, jsonField: "incident", files, label: `Incident: ${KINDS[kind]}` });
       msg.replaceChildren(notice("Offline: the report is saved on this phone and will be sent when the network is back.", "ok"));
     }
   }

@@ -7,6 +7,7 @@ import { h, field, notice, errorText, dateTime, CLASS_LABELS, STATUS_LABELS } fr
 import { labelPreview, openPdf } from "./labels.js";
 import { downscale } from "../photos.js";
 import { CLASSES } from "../rules.js";
+import { PhotoPicker } from "./photo-picker.js";
 
 const lines = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
 
@@ -88,6 +89,7 @@ export class ItemView {
   inspectionForm() {
     const kind = h("select", { id: "insp-kind" }, h("option", { value: "before_use" }, "Before use"), h("option", { value: "after_use" }, "After use"), h("option", { value: "periodic" }, "Periodic"));
     const notes = h("textarea", { id: "insp-notes", maxlength: 5000 });
+    this.inspPhoto = new PhotoPicker("insp-photo");
     const radio = (v, t) => h("label", { class: "choice" }, h("input", { type: "radio", name: "insp-result", value: v, required: true }), h("span", {}, t));
     return h(
       "form",
@@ -96,6 +98,7 @@ export class ItemView {
       field("Kind", kind),
       h("fieldset", {}, h("legend", {}, "Result"), radio("pass", "Pass"), radio("fail", "Fail (quarantines the item)")),
       field("Notes", notes),
+      this.inspPhoto.element,
       h("button", { class: "btn btn-primary", type: "submit" }, "Save inspection"),
     );
   }
@@ -222,7 +225,15 @@ export class ItemView {
   async inspect(kind, result, notes) {
     if (!result) return;
     try {
-      await this.app.call((api) => api.post(`/api/v1/items/${this.itemId}/inspections`, { kind, result, notes, client_id: crypto.randomUUID() }));
+      const body = { kind, result, notes, client_id: crypto.randomUUID() };
+      const photo = this.inspPhoto.blob;
+      await this.app.call((api) => {
+        if (!photo) return api.post(`/api/v1/items/${this.itemId}/inspections`, body);
+        const form = new FormData(); // the inspection and its photo in one request
+        form.append("inspection", JSON.stringify(body));
+        form.append("photo", photo, "inspection.jpg");
+        return api.postForm(`/api/v1/items/${this.itemId}/inspections`, form);
+      });
       this.app.syncSnapshot();
       await this.render(this.root);
       this.msg.replaceChildren(notice(`Inspection saved: ${result === "pass" ? "passed" : "failed"}.`, "ok"));
