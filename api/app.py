@@ -38,7 +38,7 @@ from api.settings import Settings, get_settings
 from api.snapshot import SnapshotController
 from api.state import Services
 from api.status import StatusController
-from api.storage import store_from_settings
+from api.storage import check_store, store_from_settings
 from api.tags import TagController
 from api.verify import VerifyController
 
@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
                 await apply_migrations(conn)
             finally:
                 await conn.close()
+        store = store_from_settings(settings.blob_url, settings.blob_dir)
+        await check_store(store)  # a misconfigured photo store stops the start here
         pool = await open_pool(settings, dsn)
         executor = ThreadPoolExecutor(
             max_workers=settings.decode_workers,
@@ -126,7 +128,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         app.state.services = Services(
             settings=settings,
             pool=pool,
-            store=store_from_settings(settings.blob_url, settings.blob_dir),
+            store=store,
             media_key=load_media_key(settings.key_dir),
             decode_slots=asyncio.Semaphore(settings.decode_workers),
             executor=executor,

@@ -29,6 +29,7 @@ __all__ = [
     "InvalidBlobKey",
     "LocalDiskStore",
     "ObstoreBlobStore",
+    "check_store",
     "s3_store",
     "store_from_settings",
 ]
@@ -194,6 +195,25 @@ class ObstoreBlobStore:
         except FileNotFoundError:
             return False
         return True
+
+
+_PROBE = b"propcheck: this blob store is reachable and gives back what it is given\n"
+
+
+async def check_store(store: BlobStore) -> None:
+    """Store one small fixed blob and read it back (content-addressed: the same object
+    every time). Run at start: a misconfigured store (a typo in the bucket, wrong
+    credentials, a folder that cannot be written) stops the server with a clear error,
+    instead of every photo reading as missing later (obstore reports a bucket that is
+    not there as a missing object)."""
+    key = hashlib.sha256(_PROBE).hexdigest()
+    try:
+        await store.put(key, _PROBE, "text/plain")
+        back = await store.get(key)
+    except Exception as exc:
+        raise RuntimeError(f"PROPCHECK_BLOB_URL: the blob store cannot be used: {exc}") from exc
+    if back != _PROBE:
+        raise RuntimeError("PROPCHECK_BLOB_URL: the blob store did not give back what was stored.")
 
 
 def s3_store(

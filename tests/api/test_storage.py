@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import traceback
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from obstore.store import MemoryStore, S3Store
@@ -16,6 +20,7 @@ from api.storage import (
     InvalidBlobKey,
     LocalDiskStore,
     ObstoreBlobStore,
+    check_store,
     store_from_settings,
 )
 
@@ -28,10 +33,51 @@ def _files(root: Path) -> list[str]:
     return [p.name for p in root.rglob("*") if p.is_file()]
 
 
-@pytest.fixture(params=["local", "obstore-memory"])
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "propcheck-test", "AWS_SECRET_ACCESS_KEY": "propcheck-secret"}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 server speaking the S3 REST API over HTTP on localhost (moto's server: no
+    real bucket is reachable from CI). The store is driven through obstore exactly as
+    with a real endpoint: signed requests, HTTP, the bucket's own keys."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def s3_bucket(endpoint: str) -> Any:
+    """A new empty bucket on the endpoint; its boto3 client and name."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
+    )
+    name = f"props-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
+def s3_url(endpoint: str, bucket: str, prefix: str = "studio-a") -> str:
+    return f"s3://{bucket}/{prefix}?endpoint={endpoint}&region=us-east-1&allow_http=true"
+
+
+@pytest.fixture(params=["local", "obstore-memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "local":
         return LocalDiskStore(tmp_path / "blobs")
+    if request.param == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        _, bucket = s3_bucket(endpoint)
+        return store_from_settings(s3_url(endpoint, bucket), tmp_path, env=S3_KEYS)
     return ObstoreBlobStore(MemoryStore())
 
 
@@ -119,6 +165,94 @@ async def test_obstore_wrapper_keeps_the_content_type_and_the_shared_layout() ->
     result = await obstore.get_async(memory, f"{KEY[:2]}/{KEY[2:4]}/{KEY}")
     assert result.attributes["Content-Type"] == "image/png"
     assert bytes(await result.bytes_async()) == DATA
+
+
+async def test_s3_keeps_the_shared_layout_under_the_prefix_and_the_content_type(
+    s3_endpoint: str, tmp_path: Path
+) -> None:
+    client, bucket = s3_bucket(s3_endpoint)
+    store = store_from_settings(s3_url(s3_endpoint, bucket), tmp_path, env=S3_KEYS)
+    await store.put(KEY, DATA, "image/png")
+    await store.put(KEY, DATA, "image/png")  # again: still one object
+    listed = client.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [o["Key"] for o in listed] == [f"studio-a/{KEY[:2]}/{KEY[2:4]}/{KEY}"]
+    head = client.head_object(Bucket=bucket, Key=listed[0]["Key"])
+    assert head["ContentType"] == "image/png"
+    assert await store.exists(KEY) and not await store.exists(MISSING)
+
+
+async def test_a_store_that_cannot_be_used_stops_the_start(
+    s3_endpoint: str, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # obstore reads a bucket that is not there as a missing object: without the check
+    # a typo in the bucket would show every photo as missing instead of failing.
+    _, bucket = s3_bucket(s3_endpoint)
+    await check_store(store_from_settings(s3_url(s3_endpoint, bucket), tmp_path, env=S3_KEYS))
+    typo = store_from_settings(s3_url(s3_endpoint, f"{bucket}-typo"), tmp_path, env=S3_KEYS)
+    assert await typo.get(KEY) is None  # what the check is there for
+    with pytest.raises(RuntimeError, match="PROPCHECK_BLOB_URL"):
+        await check_store(typo)
+    # The server itself does not start on it.
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    for k, v in S3_KEYS.items():
+        monkeypatch.setenv(k, v)
+    app = create_app(
+        msgspec.structs.replace(settings, blob_url=s3_url(s3_endpoint, f"{bucket}-typo")),
+        migrate=False,
+    )
+    with pytest.raises(BaseException) as failed:  # the lifespan's error, in a group
+        async with AsyncTestClient(app=app):
+            pass
+    assert "PROPCHECK_BLOB_URL: the blob store cannot be used" in "".join(
+        traceback.format_exception(failed.value)
+    )
+    unwritable = tmp_path / "ro"
+    unwritable.mkdir()
+    unwritable.chmod(0o500)
+    if os.access(unwritable, os.W_OK):  # root writes anyway: make it a file instead
+        unwritable.chmod(0o700)
+        unwritable.rmdir()
+        unwritable.write_bytes(b"not a folder")
+    with pytest.raises(RuntimeError, match="PROPCHECK_BLOB_URL"):
+        await check_store(LocalDiskStore(unwritable))
+
+
+async def test_the_api_stores_and_serves_photos_from_s3(
+    s3_endpoint: str, settings: Any, world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import msgspec
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from tests.api.helpers import jpeg
+
+    client_s3, bucket = s3_bucket(s3_endpoint)
+    for k, v in S3_KEYS.items():
+        monkeypatch.setenv(k, v)
+    app = create_app(
+        msgspec.structs.replace(settings, blob_url=s3_url(s3_endpoint, bucket, "prod")),
+        migrate=False,
+    )
+    async with AsyncTestClient(app=app) as client:
+        r = await client.post(
+            f"/api/v1/productions/{world.production_id}/items",
+            data={"item": '{"name": "Resin shotgun", "capability_class": "non_firing_replica"}'},
+            files={"photos": ("p.jpg", jpeg(1200, 800), "image/jpeg")},
+            headers=world.h("prop_master"),
+        )
+        assert r.status_code == 201, r.text
+        (photo,) = r.json()["photos"]
+        for url in (photo["display_url"], photo["thumb_url"], photo["original_url"]):
+            r = await client.get(url, headers=world.h("scanner"))
+            assert r.status_code == 200, (url, r.text)
+            assert r.headers["content-type"] == "image/jpeg"
+            assert r.content[:2] == b"\xff\xd8"
+    keys = [o["Key"] for o in client_s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) >= 3 and all(k.startswith("prod/") for k in keys)  # the probe + photos
 
 
 # ------------------------------------------------------------------ configuration
