@@ -172,3 +172,87 @@ async def test_send_photo_is_verified_by_the_server(
     assert "This item can fire or is restricted. Only the armorer may handle it." in (
         await _reasons(phone_page)
     )
+
+
+# Headless Linux Chromium has no BarcodeDetector and its fake camera no torch, so this
+# test installs both before the app loads: a BarcodeDetector whose detect() looks at the
+# frame it is given and answers what the test says the platform read, and a camera
+# track that reports a torch and records the constraints applied to it. What is tested
+# is the app's use of them: the native engine is picked (no WebAssembly decoder
+# loaded), two tags in view decide nothing, a misread is ignored, the torch switches.
+_PLATFORM = """
+window.__detect = { calls: 0, lit: 0, answers: [] };
+window.__torch = [];
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ["qr_code", "code_128", "ean_13"]; }
+  constructor(options) { window.__detect.formats = options.formats; }
+  async detect(canvas) {
+    const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let lit = 0;
+    for (let i = 0; i < d.length; i += 4 * 101) if (d[i] + d[i + 1] + d[i + 2] > 0) lit += 1;
+    window.__detect.calls += 1;
+    window.__detect.lit = lit;
+    return window.__detect.answers.map((rawValue) => ({ rawValue, format: "qr_code" }));
+  }
+};
+const caps = MediaStreamTrack.prototype.getCapabilities;
+MediaStreamTrack.prototype.getCapabilities = function () {
+  return { ...(caps ? caps.call(this) : {}), torch: true };
+};
+MediaStreamTrack.prototype.applyConstraints = async function (c) { window.__torch.push(c); };
+"""
+
+
+async def test_native_detector_and_torch_where_the_platform_has_them(
+    live_server: str, live_world: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    video = write_tag_video(
+        tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"]
+    )
+    cast = live_world.items["Cast revolver"]["tag"]["display"]
+    other = live_world.items["Blank pistol"]["tag"]["display"]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=_chromium_executable(),
+            headless=True,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        try:
+            context = await browser.new_context(**PHONE, permissions=["camera"])
+            context.set_default_timeout(15_000)
+            await context.add_init_script(_PLATFORM)
+            page = await context.new_page()
+            loaded: list[str] = []  # by the page; the service worker caches the shell anyway
+            page.on("request", lambda r: loaded.append(r.url))
+            await sign_in(page, live_server, live_world.emails["scanner"])
+            await page.evaluate(f"() => {{ window.__detect.answers = ['{cast}', '{other}']; }}")
+            await page.locator("#scan-button").click()
+            await page.wait_for_function("() => window.__detect.calls >= 5")
+            box = page.locator(".camera-box")
+            assert await box.get_attribute("data-engine") == "native"
+            assert await page.evaluate("() => window.__detect.formats") == ["qr_code", "code_128"]
+            assert await page.evaluate("() => window.__detect.lit") > 0  # frames of the camera
+            assert await page.locator("#verdict-word").count() == 0  # two tags: no guess
+
+            torch = page.get_by_role("button", name="Torch")
+            await torch.click()
+            assert await torch.get_attribute("aria-pressed") == "true"
+            assert await page.evaluate("() => window.__torch") == [{"advanced": [{"torch": True}]}]
+
+            await page.evaluate(
+                f"() => {{ window.__detect.answers = ['PC-NOT-A-REAL-CODE', '{cast}']; }}"
+            )
+            word = page.locator("#verdict-word")
+            await word.wait_for()
+            assert await word.inner_text() == "CHECK THE ITEM"
+            assert "Cast revolver" in await page.locator("main").inner_text()
+            assert not [u for u in loaded if u.endswith(".wasm") or "zxing" in u]
+        finally:
+            await browser.close()
