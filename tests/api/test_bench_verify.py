@@ -39,3 +39,5 @@ def test_bench_verify_runs_and_every_verification_is_recorded(
     assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
     assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
     assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
+    (targets,) = [line for line in lines if line.startswith("targets: ")]
+    assert "record met" in targets, targets  # every 2xx verify stored and chained
