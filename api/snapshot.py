@@ -37,6 +37,7 @@ class SnapshotItem(msgspec.Struct, kw_only=True, frozen=True):
     has_evidence: bool
     last_passed_inspection_at: datetime | None
     last_incident_at: datetime | None
+    class_changed_at: datetime | None
     open_incidents: int
     checked_out_to: str | None
     thumb_url: str | None

@@ -15,6 +15,7 @@ AT RISK
   inspection_overdue       an active item of a clearable class that never passed an
                            inspection, or whose last pass is older than the policy allows
                            or not newer than its last incident (when the policy says so)
+                           or than the last change of its class
   not_checked_in           an item still out with a performer since before the last wrap
   handoff_stop_unresolved  a STOP at a hand-off scan not settled since: by a later CLEARED
                            hand-off scan of the same item, or by resolving an incident
@@ -80,7 +81,7 @@ REASONS: dict[str, tuple[Severity, str]] = {
     "inspection_overdue": (
         "at_risk",
         "Items are overdue for inspection (never passed, too long ago, or not since their "
-        "last incident).",
+        "last incident or the last change of their class).",
     ),
     "not_checked_in": ("at_risk", "Items handed out before the last wrap are not checked in."),
     "handoff_stop_unresolved": (

@@ -95,6 +95,7 @@ def evaluate(
             has_evidence=row["has_evidence"],
             last_passed_inspection_at=row["last_passed_inspection_at"],
             last_incident_at=row["last_incident_at"],
+            class_changed_at=row["class_changed_at"],
             open_incidents=row["open_incidents"],
             checked_out_to=row["checked_out_to"],
         )

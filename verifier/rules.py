@@ -80,6 +80,9 @@ MESSAGES: dict[str, str] = {
     "never_inspected": "This item has never passed an inspection.",
     "inspection_stale": "The last passing inspection is too old.",
     "not_inspected_since_incident": "Not inspected since its last incident.",
+    "not_inspected_since_class_change": (
+        "Its class was changed since its last passing inspection. Inspect it again."
+    ),
     "possible_duplicate_tag": ("This tag was seen in two places at once. It may be a copied tag."),
     "visual_mismatch": "The item in hand does not match the registered photos and marks.",
 }
@@ -127,6 +130,8 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
     has_evidence: bool = False
     last_passed_inspection_at: When | None = None
     last_incident_at: When | None = None
+    #: When its capability class last changed (None: never since registration).
+    class_changed_at: When | None = None
     open_incidents: Count = 0
     #: Performer holding the item now (checked out), or None when it is with props.
     checked_out_to: str | None = None
@@ -204,6 +209,10 @@ def _item_reasons(facts: Facts, item: ItemFacts) -> list[str]:
             and passed <= item.last_incident_at
         ):
             found.append("not_inspected_since_incident")
+        # Not a policy setting: an edit saying a firing item cannot fire is not a look
+        # at the item. Only a passing inspection after the change may clear it.
+        if item.class_changed_at is not None and passed <= item.class_changed_at:
+            found.append("not_inspected_since_class_change")
 
     if facts.handoff_to is not None and _custody_conflict(facts, item, facts.handoff_to):
         found.append("possible_duplicate_tag")

@@ -46,7 +46,8 @@ WITH incident_facts AS (
       AND i.capability_class IN ('non_firing_replica', 'non_firing_mechanical', 'deactivated')
       AND (pass.created_at IS NULL
            OR ($3::float8 > 0 AND pass.created_at < now() - make_interval(secs => $3 * 3600))
-           OR ($4 AND pi.last_incident IS NOT NULL AND pass.created_at <= pi.last_incident))
+           OR ($4 AND pi.last_incident IS NOT NULL AND pass.created_at <= pi.last_incident)
+           OR (i.class_changed_at IS NOT NULL AND pass.created_at <= i.class_changed_at))
 ), stops AS (
     -- A STOP at hand-off stays open until, after it, the same item passed a CLEARED
     -- hand-off scan, or an incident about it (or about that scan) was resolved; a STOP

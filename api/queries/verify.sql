@@ -5,7 +5,7 @@ SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production
        i.distinctive_marks, i.make, i.model,
        f.has_evidence,
        p.status AS production_status, p.policy,
-       f.last_passed_inspection_at, f.last_incident_at, f.open_incidents,
+       f.last_passed_inspection_at, f.last_incident_at, i.class_changed_at, f.open_incidents,
        f.checked_out_to,
        i.facts_version AS item_facts_version, p.facts_version AS production_facts_version,
        coalesce((
@@ -60,7 +60,7 @@ RETURNING created_at;
 -- Every item of a production with the facts the offline verdict needs.
 SELECT i.id, i.name, i.capability_class, i.status, i.make, i.model, i.distinctive_marks,
        f.has_evidence,
-       f.last_passed_inspection_at, f.last_incident_at, f.open_incidents,
+       f.last_passed_inspection_at, f.last_incident_at, i.class_changed_at, f.open_incidents,
        f.checked_out_to,
        (SELECT jsonb_build_object('thumb_sha', ph.thumb_sha, 'display_sha', ph.display_sha)
           FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'

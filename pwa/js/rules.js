@@ -53,6 +53,7 @@ export const MESSAGES = Object.freeze({
   never_inspected: "This item has never passed an inspection.",
   inspection_stale: "The last passing inspection is too old.",
   not_inspected_since_incident: "Not inspected since its last incident.",
+  not_inspected_since_class_change: "Its class was changed since its last passing inspection. Inspect it again.",
   possible_duplicate_tag: "This tag was seen in two places at once. It may be a copied tag.",
   visual_mismatch: "The item in hand does not match the registered photos and marks.",
 });
@@ -209,6 +210,7 @@ function readItem(raw) {
     has_evidence: readBool(raw, "has_evidence", "item", false),
     last_passed_inspection_at: readTime(raw.last_passed_inspection_at, "item.last_passed_inspection_at"),
     last_incident_at: readTime(raw.last_incident_at, "item.last_incident_at"),
+    class_changed_at: readTime(raw.class_changed_at, "item.class_changed_at"),
     open_incidents: incidents,
     checked_out_to: readText(raw.checked_out_to, "item.checked_out_to"),
   };
@@ -293,6 +295,10 @@ function itemReasons(facts, item) {
       passed <= item.last_incident_at
     ) {
       found.push("not_inspected_since_incident");
+    }
+    // Not a policy setting: an edit is not a look at the item (verifier/rules.py).
+    if (item.class_changed_at !== null && passed <= item.class_changed_at) {
+      found.push("not_inspected_since_class_change");
     }
   }
 

@@ -84,6 +84,7 @@ export function offlineFacts(snapshot, text, { handoffTo = null, visualMatch = n
       has_evidence: item.has_evidence,
       last_passed_inspection_at: item.last_passed_inspection_at,
       last_incident_at: item.last_incident_at,
+      class_changed_at: item.class_changed_at ?? null,
       open_incidents: item.open_incidents,
       checked_out_to: item.checked_out_to,
     };

@@ -251,6 +251,34 @@ async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected
     assert "quarantined" in reason_codes(await verify(client, world, code))
     await inspect(client, world, item["id"])
     assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    # Reclassified through another status (reported missing, then found): no
+    # quarantine on the way, but the inspection from before the change still does not
+    # count.
+    item = await create_item(
+        client, world, name="Doubtful rifle", capability_class="airsoft_projectile"
+    )
+    await inspect(client, world, item["id"])
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={
+            "version": item["version"],
+            "capability_class": "non_firing_replica",
+            "status": "missing",
+        },
+        headers=world.h("prop_master"),
+    )
+    assert r.json()["status"] == "missing", r.text
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={"version": r.json()["version"], "status": "active"},
+        headers=world.h("prop_master"),
+    )
+    assert r.json()["status"] == "active", r.text
+    answer = await verify(client, world, item["tag"]["code"])
+    assert answer["verdict"] == "STOP"
+    assert reason_codes(answer) == ["not_inspected_since_class_change"]
+    await inspect(client, world, item["id"])
+    assert (await verify(client, world, item["tag"]["code"]))["verdict"] == "CLEARED"
     # Between classes that may be cleared, an edit is an edit: no quarantine.
     current = (
         await client.get(f"/api/v1/items/{item['id']}", headers=world.h("prop_master"))

@@ -62,6 +62,7 @@ DISPLAY_ORDER = (
     "never_inspected",
     "inspection_stale",
     "not_inspected_since_incident",
+    "not_inspected_since_class_change",
     "possible_duplicate_tag",
     "visual_mismatch",
 )
@@ -94,6 +95,7 @@ def base() -> Facts:
             "has_evidence": False,
             "last_passed_inspection_at": ago(hours=1),
             "last_incident_at": None,
+            "class_changed_at": None,
             "open_incidents": 0,
             "checked_out_to": None,
         },
@@ -148,7 +150,7 @@ def _fault(name: str, slots: str, kind: str, patch: Patch, *reasons: str) -> Fau
     return Fault(name, frozenset(slots.split()), kind, patch, reasons)
 
 
-_ITEM_SLOTS = "class status incidents inspection custody"
+_ITEM_SLOTS = "class status incidents inspection reclass custody"
 _HANDOFF_A_TO_B = both(sets("handoff_to", "perf-B"), sets("item.checked_out_to", "perf-A"))
 _OTHER_DEVICE_HANDOFF = both(
     sets("handoff_to", "perf-B"),
@@ -232,6 +234,13 @@ FAULTS: tuple[Fault, ...] = (
         "not_inspected_since_incident",
     ),
     _fault(
+        "class_changed_after_inspection",
+        "reclass",
+        "item",
+        sets("item.class_changed_at", ago(minutes=20)),
+        "not_inspected_since_class_change",
+    ),
+    _fault(
         "never_inspected",
         "inspection",
         "item",
@@ -274,6 +283,7 @@ def expected_reasons(faults: Iterable[Fault]) -> tuple[str, ...]:
     # "Never passed an inspection" already says it was not inspected since anything.
     if "never_inspected" in found:
         found.discard("not_inspected_since_incident")
+        found.discard("not_inspected_since_class_change")
     return ordered(found)
 
 
@@ -584,6 +594,48 @@ def _single_cases() -> list[Case]:
             ),
             (),
             True,
+        ),
+        # A change of capability class (an edit) needs a passing inspection after it,
+        # whatever the policy says.
+        c(
+            "class changed after the last passing inspection",
+            s("item.class_changed_at", ago(minutes=20)),
+            ("not_inspected_since_class_change",),
+        ),
+        c(
+            "class changed at the same instant as the inspection: not after it",
+            s("item.class_changed_at", ago(hours=1)),
+            ("not_inspected_since_class_change",),
+        ),
+        c(
+            "inspection 1 microsecond after the class change",
+            s("item.class_changed_at", ago(hours=1, microseconds=1)),
+            (),
+            True,
+        ),
+        c(
+            "class changed, policy needs no inspection since incidents: still not cleared",
+            both(
+                _policy(require_inspection_since_incident=False, inspection_max_age_hours=0.0),
+                s("item.class_changed_at", ago(minutes=5)),
+            ),
+            ("not_inspected_since_class_change",),
+        ),
+        c(
+            "class changed, never inspected: never_inspected says it all",
+            both(
+                s("item.last_passed_inspection_at", None),
+                s("item.class_changed_at", ago(minutes=5)),
+            ),
+            ("never_inspected",),
+        ),
+        c(
+            "class changed, then an incident, both after the inspection",
+            both(
+                s("item.class_changed_at", ago(minutes=40)),
+                s("item.last_incident_at", ago(minutes=30)),
+            ),
+            ("not_inspected_since_incident", "not_inspected_since_class_change"),
         ),
         c(
             "stale and not since the incident",

@@ -163,6 +163,7 @@ def test_reason_codes_are_stable_and_have_sentences() -> None:
         "never_inspected",
         "inspection_stale",
         "not_inspected_since_incident",
+        "not_inspected_since_class_change",
         "possible_duplicate_tag",
         "visual_mismatch",
     ]
@@ -215,6 +216,7 @@ _items = st.builds(
     has_evidence=_mostly(True, st.booleans()),
     last_passed_inspection_at=_mostly(NOW - timedelta(hours=1), st.none() | _times),
     last_incident_at=_mostly(None, _times),
+    class_changed_at=_mostly(None, _times),
     open_incidents=_mostly(0, st.integers(min_value=0, max_value=3)),
     checked_out_to=_mostly(None, _people),
 )
@@ -311,6 +313,8 @@ def _stop_facts(f: rules.Facts) -> set[str]:
         incident = i.last_incident_at if p.require_inspection_since_incident else None
         if incident is not None and not passed > incident:
             found.add("not_inspected_since_incident")
+        if i.class_changed_at is not None and not passed > i.class_changed_at:
+            found.add("not_inspected_since_class_change")
     if f.handoff_to is not None:
         held_by_other = i.checked_out_to is not None and i.checked_out_to != f.handoff_to
         window = timedelta(minutes=p.verification_valid_minutes)
@@ -356,6 +360,8 @@ def test_cleared_means_every_required_fact_is_good(facts: rules.Facts) -> None:
         assert timedelta(0) <= facts.now - passed <= timedelta(hours=p.inspection_max_age_hours)
     if p.require_inspection_since_incident and item.last_incident_at is not None:
         assert passed > item.last_incident_at
+    if item.class_changed_at is not None:
+        assert passed > item.class_changed_at
     if facts.offline:
         assert facts.snapshot_at is not None
         age = facts.now - facts.snapshot_at
