@@ -35,6 +35,14 @@ IncidentKind = Literal[
 ]
 
 
+class _Replayed(Exception):
+    """An incident with this client_id was stored before: roll back, answer that one."""
+
+    def __init__(self, incident_id: UUID) -> None:
+        super().__init__(str(incident_id))
+        self.incident_id = incident_id
+
+
 class IncidentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
     kind: IncidentKind
     description: Long = ""
@@ -103,28 +111,37 @@ class IncidentController(Controller):
             if owner != production_id:
                 raise NotFoundException("No such item in this production.")
         photo = await optional_photo(services(state), files, "incident")
-        async with conn.transaction():
-            photo_id = await save_optional_photo(
-                conn,
-                photo,
-                production_id=production_id,
-                item_id=data.item_id,
-                purpose="incident",
-                actor=principal.actor,
-            )
-            incident_id, created = await open_incident(
-                conn,
-                production_id=production_id,
-                item_id=data.item_id,
-                kind=data.kind,
-                description=data.description,
-                actor=principal.actor,
-                photo_id=photo_id,
-                client_id=data.client_id,
-            )
-            if not created and not await _views(conn, production_id, incident_id, None):
+        try:
+            async with conn.transaction():
+                photo_id = await save_optional_photo(
+                    conn,
+                    photo,
+                    production_id=production_id,
+                    item_id=data.item_id,
+                    purpose="incident",
+                    actor=principal.actor,
+                )
+                incident_id, created = await open_incident(
+                    conn,
+                    production_id=production_id,
+                    item_id=data.item_id,
+                    kind=data.kind,
+                    description=data.description,
+                    actor=principal.actor,
+                    photo_id=photo_id,
+                    client_id=data.client_id,
+                )
+                if not created:
+                    # A replay (a phone resending after a timeout): the photo row saved
+                    # for it goes with the rolled-back transaction.
+                    raise _Replayed(incident_id)
+        except _Replayed as replay:
+            incident_id = replay.incident_id
+            if not await _views(conn, production_id, incident_id, None):
                 # Another production's client id: not a replay here, and nothing is stored.
-                raise HTTPException(status_code=409, detail="This client_id is already used.")
+                raise HTTPException(
+                    status_code=409, detail="This client_id is already used."
+                ) from None
         (out,) = await _views(conn, production_id, incident_id, None)
         return out
 

@@ -92,8 +92,8 @@ class InspectionController(Controller):
                 photo_id=photo_id,
                 client_id=data.client_id,
             )
-        if row is None:
-            raise HTTPException(status_code=409, detail="This inspection was already recorded.")
+            if row is None:  # raised inside: a photo saved for the replay rolls back
+                raise HTTPException(status_code=409, detail="This inspection was already recorded.")
         status = await conn.fetchval(q("item_status"), item_id)
         return InspectionOut(**row, item_status=status)
 

@@ -135,12 +135,34 @@ async def record_verification(
         raise
     finally:
         if chain.pending:
-            chain.writer = loop.create_task(_drain(chains, chain_id, chain, db.another()))
+            _start_writer(chains, chain_id, chain, db.another())
         else:
             del chains[chain_id]
     if isinstance(row, BaseException):
         raise row
     return row
+
+
+def _start_writer(
+    chains: dict[UUID, _Chain],
+    chain_id: UUID,
+    chain: _Chain,
+    source: AbstractAsyncContextManager[LazyConnection],
+) -> None:
+    """Start the production's writer task for the rows waiting in ``chain``."""
+    task = asyncio.get_running_loop().create_task(_drain(chains, chain_id, chain, source))
+    chain.writer = task
+
+    def done(task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step (the loop shutting down) never runs
+        # _drain's own clean-up: its waiters must not wait for ever.
+        if task.cancelled():
+            _fail(chain.pending, RuntimeError("writer stopped"))
+            chain.pending.clear()
+            if chains.get(chain_id) is chain:
+                del chains[chain_id]
+
+    task.add_done_callback(done)
 
 
 async def _drain(

@@ -104,6 +104,10 @@ def scan_production(principal: Principal, wanted: UUID | None, tag_production: A
     raise ClientException("You belong to several productions: say which with production_id.")
 
 
+class _AlreadyStored(Exception):
+    """A verification with this client_id was stored meanwhile: roll back, replay it."""
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> ASGIApp:
     """A JSON answer, encoded here: the verify handler returns it as a ready ASGI
     response, which Litestar sends as it is (its Response machinery, serializer lookup
@@ -470,32 +474,37 @@ class VerifyController(Controller):
             stored = await record_verification(db, args, canonical(event), versions)
         else:
             conn = await db.get()
-            async with conn.transaction():
-                if processed is not None:
-                    saved = await save_photo(
-                        conn,
-                        processed,
-                        production_id=production_id,
-                        item_id=item_id,
-                        purpose="verification",
-                        actor=principal.actor,
-                    )
-                    args[12] = event["photo_id"] = saved["id"]
-                # StaleFacts here rolls the photo's row and everything else back.
-                stored = await store_now(conn, args, canonical(event), versions)
-                if stored is not None and duplicate:
-                    await open_incident(
-                        conn,
-                        production_id=production_id,
-                        item_id=item_id,
-                        kind="possible_duplicate_tag",
-                        description=(
-                            f"Tag verified for a hand-off to {body.handoff_to!r} while custody "
-                            "or another device's hand-off says it is elsewhere."
-                        ),
-                        actor="system",
-                        verification_id=verification_id,
-                    )
+            try:
+                async with conn.transaction():
+                    if processed is not None:
+                        saved = await save_photo(
+                            conn,
+                            processed,
+                            production_id=production_id,
+                            item_id=item_id,
+                            purpose="verification",
+                            actor=principal.actor,
+                        )
+                        args[12] = event["photo_id"] = saved["id"]
+                    # StaleFacts here rolls the photo's row and everything else back.
+                    stored = await store_now(conn, args, canonical(event), versions)
+                    if stored is None:  # a concurrent replay won: this photo row goes too
+                        raise _AlreadyStored
+                    if duplicate:
+                        await open_incident(
+                            conn,
+                            production_id=production_id,
+                            item_id=item_id,
+                            kind="possible_duplicate_tag",
+                            description=(
+                                f"Tag verified for a hand-off to {body.handoff_to!r} while "
+                                "custody or another device's hand-off says it is elsewhere."
+                            ),
+                            actor="system",
+                            verification_id=verification_id,
+                        )
+            except _AlreadyStored:
+                stored = None
         return stored, verdict, server_verdict
 
     @staticmethod

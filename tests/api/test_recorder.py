@@ -202,3 +202,25 @@ async def test_a_connection_kept_between_uses_is_spared_only_when_the_pool_runs_
         await other.release()
     finally:
         pool.terminate()
+
+
+async def test_a_writer_cancelled_before_it_starts_fails_its_waiters(
+    app_pool: asyncpg.Pool, world: World
+) -> None:
+    # The loop shutting down can cancel the writer task before its first step, when its
+    # own clean-up has not started: the rows waiting for it get an error, not silence.
+    from api import recorder
+    from api.connections import lazily
+
+    production = uuid.UUID(world.production_id)
+    chains = recorder._chains.setdefault(asyncio.get_running_loop(), {})
+    chain = chains[production] = recorder._Chain()
+    loop = asyncio.get_running_loop()
+    waiting = [recorder._Entry(*_args(world.production_id), (None, None), loop.create_future())]
+    chain.pending.extend(waiting)
+    recorder._start_writer(chains, production, chain, lazily(app_pool, 2.0))
+    assert chain.writer is not None
+    chain.writer.cancel()
+    with pytest.raises(RuntimeError, match="writer stopped"):
+        await asyncio.wait_for(waiting[0].future, 2)
+    assert production not in chains  # the next verify of this production writes itself

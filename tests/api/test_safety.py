@@ -413,3 +413,44 @@ async def test_offline_handoff_age_is_measured_on_the_phone_clock(
         await client.get(f"/api/v1/productions/{w.production_id}/incidents", headers=w.h("auditor"))
     ).json()
     assert any(i["item_id"] == item["id"] for i in incidents) is incident
+
+
+async def test_a_record_with_a_photo_sent_twice_stores_one_photo(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    # A phone resends after a timeout although the server had stored the first: the
+    # incident (or inspection) is stored once, and so is its photo.
+    import json
+
+    from tests.api.helpers import jpeg
+
+    item = await ready_item(client, world)
+    incident = {"kind": "damaged", "description": "Cracked", "item_id": item["id"]}
+    incident["client_id"] = str(uuid.uuid4())
+    inspection = {"kind": "after_use", "result": "pass", "client_id": str(uuid.uuid4())}
+    answers = []
+    for _ in range(2):
+        answers.append(
+            await client.post(
+                f"/api/v1/productions/{world.production_id}/incidents",
+                data={"incident": json.dumps(incident)},
+                files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
+                headers=world.h("scanner"),
+            )
+        )
+        answers.append(
+            await client.post(
+                f"/api/v1/items/{item['id']}/inspections",
+                data={"inspection": json.dumps(inspection)},
+                files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
+                headers=world.h("prop_master"),
+            )
+        )
+    assert [a.status_code for a in answers] == [201, 201, 201, 409], [a.text for a in answers]
+    assert answers[0].json()["id"] == answers[2].json()["id"]  # the same incident, answered
+    photos = await db.fetch(
+        "SELECT purpose, count(*) AS n FROM photos WHERE item_id = $1 AND purpose <> 'item'"
+        " GROUP BY purpose ORDER BY purpose",
+        uuid.UUID(item["id"]),
+    )
+    assert [(p["purpose"], p["n"]) for p in photos] == [("incident", 1), ("inspection", 1)]
