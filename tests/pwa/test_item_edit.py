@@ -33,7 +33,8 @@ async def test_edit_an_item_and_add_a_photo(
     await _open_edit(page, live_server, item["id"])
     assert await page.get_by_label("Name", exact=True).input_value() == "Plastic lever rifle"
     await page.get_by_label("Serial number").fill("PLR-0042")
-    await page.get_by_label("Distinctive marks").fill("Chipped left grip\nWhite paint on stock")
+    # One mark per line: a comma inside a mark keeps it whole.
+    await page.get_by_label("Distinctive marks").fill("Chipped left grip\nWhite paint, 2 cm, on stock")
     # Deactivated needs evidence: the form asks for it before anything is sent.
     await page.get_by_label("What can it do?").select_option("deactivated")
     assert await page.locator("#edit-evidence").is_visible()
@@ -68,7 +69,7 @@ async def test_edit_an_item_and_add_a_photo(
     finally:
         await conn.close()
     assert row["serial"] == "PLR-0042"
-    assert list(row["distinctive_marks"]) == ["Chipped left grip", "White paint on stock"]
+    assert list(row["distinctive_marks"]) == ["Chipped left grip", "White paint, 2 cm, on stock"]
     assert row["version"] == item["version"] + 1
     assert (photos[-1]["width"], photos[-1]["height"]) == (1600, 1200)  # made smaller first
     body = json.loads(event)

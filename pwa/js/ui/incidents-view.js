@@ -107,7 +107,7 @@ export class IncidentsView {
 
   async report(kind, description, msg) {
     const body = { kind, description, item_id: this.itemId, client_id: crypto.randomUUID() };
-    const photo = this.photo.blob;
+    const photo = await this.photo.ready();
     // With a photo: one multipart request, so the report and its photo are stored
     // together or not at all (offline too: the outbox keeps the photo).
     const files = photo ? [{ field: "photo", blob: photo, name: "incident.jpg" }] : [];

@@ -9,7 +9,9 @@ import { downscale } from "../photos.js";
 import { CLASSES } from "../rules.js";
 import { PhotoPicker } from "./photo-picker.js";
 
-const lines = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
+// Marks are one per line (a mark may hold a comma); keywords by commas or lines.
+const marksOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 30);
+const wordsOf = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
 
 export class ItemView {
   constructor(app, itemId) {
@@ -119,6 +121,7 @@ export class ItemView {
     const files = [...(input.files ?? [])].slice(0, 10);
     input.value = "";
     let added = 0;
+    let failed = null;
     for (const file of files) {
       try {
         const form = new FormData();
@@ -127,15 +130,18 @@ export class ItemView {
         await this.app.call((api) => api.postForm(`/api/v1/items/${this.itemId}/photos`, form));
         added += 1;
       } catch (error) {
-        this.msg.replaceChildren(notice(`Photo ${added + 1}: ${errorText(error)}`, "error"));
+        failed = `Photo ${added + 1} of ${files.length} was not added: ${errorText(error)}`;
         break;
       }
     }
     if (added) {
       this.app.syncSnapshot(); // the photos show at hand-off scans, offline too
-      await this.render(this.root);
-      this.msg.replaceChildren(notice(`${added} photo(s) added.`, "ok"));
+      await this.render(this.root); // a new message area: the outcome goes in after
     }
+    const outcome = [];
+    if (added) outcome.push(notice(`${added} photo(s) added.`, "ok"));
+    if (failed) outcome.push(notice(failed, "error"));
+    this.msg.replaceChildren(...outcome);
   }
 
   editForm(item) {
@@ -195,11 +201,11 @@ export class ItemView {
     };
     set("name", f.name.value.trim(), item.name);
     set("capability_class", f.cls.value, item.capability_class);
-    set("distinctive_marks", lines(f.marks.value), item.distinctive_marks);
+    set("distinctive_marks", marksOf(f.marks.value), item.distinctive_marks);
     set("make", f.make.value.trim(), item.make);
     set("model", f.model.value.trim(), item.model);
     set("serial", f.serial.value.trim(), item.serial);
-    set("keywords", lines(f.keywords.value), item.keywords);
+    set("keywords", wordsOf(f.keywords.value), item.keywords);
     set("description", f.description.value.trim(), item.description);
     if (f.cls.value === "deactivated") {
       const ev = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
@@ -226,7 +232,7 @@ export class ItemView {
     if (!result) return;
     try {
       const body = { kind, result, notes, client_id: crypto.randomUUID() };
-      const photo = this.inspPhoto.blob;
+      const photo = await this.inspPhoto.ready();
       await this.app.call((api) => {
         if (!photo) return api.post(`/api/v1/items/${this.itemId}/inspections`, body);
         const form = new FormData(); // the inspection and its photo in one request

@@ -8,6 +8,8 @@ export class PhotoPicker {
   /** @param {string} id  the file input's id (labels and tests name it) */
   constructor(id, label = "Add a photo (optional)") {
     this.blob = null;
+    this.pending = null; // the photo being made smaller, if one is
+    this.url = null;
     this.input = h("input", { type: "file", accept: "image/*", capture: "environment", id, class: "visually-hidden", onchange: () => this.picked() });
     this.preview = h("div", { class: "thumbs", "aria-live": "polite" });
     this.element = h(
@@ -19,25 +21,42 @@ export class PhotoPicker {
     );
   }
 
-  async picked() {
+  picked() {
     const file = this.input.files?.[0];
     this.input.value = "";
     if (!file) return;
-    try {
-      this.blob = await downscale(file);
-      const url = URL.createObjectURL(this.blob);
-      this.preview.replaceChildren(
-        h("img", { src: url, alt: "The photo to send" }),
-        h("button", { class: "btn", type: "button", onclick: () => this.clear() }, "Remove the photo"),
-      );
-    } catch {
-      this.blob = null;
-      this.preview.replaceChildren(notice("This photo could not be read; take it again.", "error"));
-    }
+    this.clear();
+    this.preview.replaceChildren(notice("Preparing the photo…"));
+    const pending = (this.pending = downscale(file).then(
+      (blob) => {
+        if (this.pending !== pending) return; // another photo was picked meanwhile
+        this.blob = blob;
+        this.url = URL.createObjectURL(blob);
+        this.preview.replaceChildren(
+          h("img", { src: this.url, alt: "The photo to send" }),
+          h("button", { class: "btn", type: "button", onclick: () => this.clear() }, "Remove the photo"),
+        );
+      },
+      () => {
+        if (this.pending !== pending) return;
+        this.preview.replaceChildren(notice("This photo could not be read; take it again.", "error"));
+      },
+    ));
+    return pending;
+  }
+
+  /** The photo to send (null for none), once a photo still being prepared is ready:
+   *  a record sent while it is made smaller must not go without it. */
+  async ready() {
+    await this.pending;
+    return this.blob;
   }
 
   clear() {
+    if (this.url) URL.revokeObjectURL(this.url);
     this.blob = null;
+    this.url = null;
+    this.pending = null;
     this.preview.replaceChildren();
   }
 }

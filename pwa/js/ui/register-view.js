@@ -6,7 +6,9 @@ import { h, field, notice, errorText, CLASS_LABELS, CLASS_HELP } from "./dom.js"
 import { downscale } from "../photos.js";
 import { CLASSES } from "../rules.js";
 
-const lines = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
+// Marks are one per line (a mark may hold a comma); keywords by commas or lines.
+const marksOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 30);
+const wordsOf = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
 
 export class RegisterView {
   constructor(app) {
@@ -115,8 +117,8 @@ export class RegisterView {
       model: f.model.value.trim(),
       serial: f.serial.value.trim(),
       description: f.description.value.trim(),
-      distinctive_marks: lines(f.marks.value),
-      keywords: lines(f.keywords.value),
+      distinctive_marks: marksOf(f.marks.value),
+      keywords: wordsOf(f.keywords.value),
     };
     if (body.capability_class === "deactivated") {
       body.evidence = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
