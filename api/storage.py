@@ -9,6 +9,7 @@ them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -108,6 +109,19 @@ class LocalDiskStore:
         """Whether the blob is stored."""
         return await anyio.to_thread.run_sync(self._path(key).is_file)
 
+    async def check_writable(self) -> None:
+        """Create and remove a temporary file where blobs go (a put of a blob that is
+        already there writes nothing, so it cannot show that the folder still takes new
+        ones)."""
+        await anyio.to_thread.run_sync(_try_write, self.root)
+
+
+def _try_write(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".tmp-")
+    os.close(fd)
+    os.unlink(tmp)
+
 
 def _write_atomically(path: Path, data: bytes) -> None:
     if path.is_file():
@@ -200,16 +214,27 @@ class ObstoreBlobStore:
 _PROBE = b"propcheck: this blob store is reachable and gives back what it is given\n"
 
 
-async def check_store(store: BlobStore) -> None:
+async def check_store(store: BlobStore, within_s: float = 30.0) -> None:
     """Store one small fixed blob and read it back (content-addressed: the same object
     every time). Run at start: a misconfigured store (a typo in the bucket, wrong
     credentials, a folder that cannot be written) stops the server with a clear error,
     instead of every photo reading as missing later (obstore reports a bucket that is
-    not there as a missing object)."""
+    not there as a missing object). It cannot tell a mistyped folder or prefix that
+    works from the right one: that is a new, empty place, and the photos the database
+    lists would read as missing."""
     key = hashlib.sha256(_PROBE).hexdigest()
     try:
-        await store.put(key, _PROBE, "text/plain")
-        back = await store.get(key)
+        # Bounded: an endpoint that does not answer would keep obstore retrying for
+        # minutes while the server seems to start.
+        async with asyncio.timeout(within_s):
+            if isinstance(store, LocalDiskStore):
+                await store.check_writable()
+            await store.put(key, _PROBE, "text/plain")
+            back = await store.get(key)
+    except TimeoutError as exc:
+        raise RuntimeError(
+            f"PROPCHECK_BLOB_URL: the blob store did not answer within {within_s:g} s."
+        ) from exc
     except Exception as exc:
         raise RuntimeError(f"PROPCHECK_BLOB_URL: the blob store cannot be used: {exc}") from exc
     if back != _PROBE:

@@ -221,6 +221,33 @@ async def test_a_store_that_cannot_be_used_stops_the_start(
         await check_store(LocalDiskStore(unwritable))
 
 
+async def test_a_folder_that_stops_taking_files_is_caught_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalDiskStore(tmp_path / "blobs")
+    await check_store(store)  # first start: the probe blob is written
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    # The probe is already there, so storing it again writes nothing; the check must
+    # still find that the folder no longer takes new files (full, read-only, remounted).
+    monkeypatch.setattr(api.storage.tempfile, "mkstemp", refuse)
+    with pytest.raises(RuntimeError, match="PROPCHECK_BLOB_URL: the blob store cannot be used"):
+        await check_store(store)
+
+
+async def test_a_store_that_does_not_answer_stops_the_start_in_bounded_time(
+    tmp_path: Path,
+) -> None:
+    class Silent(LocalDiskStore):
+        async def put(self, key: str, data: bytes, content_type: str) -> None:
+            await asyncio.sleep(3600)
+
+    with pytest.raises(RuntimeError, match=r"did not answer within 0\.2 s"):
+        await asyncio.wait_for(check_store(Silent(tmp_path), within_s=0.2), 5)
+
+
 async def test_the_api_stores_and_serves_photos_from_s3(
     s3_endpoint: str, settings: Any, world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
