@@ -277,6 +277,12 @@ async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected
     answer = await verify(client, world, item["tag"]["code"])
     assert answer["verdict"] == "STOP"
     assert reason_codes(answer) == ["not_inspected_since_class_change"]
+    # Phones deciding offline get the same fact in their snapshot.
+    snap = await client.get(
+        f"/api/v1/productions/{world.production_id}/snapshot", headers=world.h("scanner")
+    )
+    (facts,) = [i for i in snap.json()["items"] if i["id"] == item["id"]]
+    assert facts["class_changed_at"] is not None
     await inspect(client, world, item["id"])
     assert (await verify(client, world, item["tag"]["code"]))["verdict"] == "CLEARED"
     # Between classes that may be cleared, an edit is an edit: no quarantine.
