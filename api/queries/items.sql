@@ -15,13 +15,12 @@ SELECT production_id FROM items WHERE id = $1;
 SELECT * FROM items WHERE id = $1 FOR UPDATE;
 
 -- name: update_item
--- Store an edited item; the version guards against lost updates.
+-- Store an edited item; the version guards against lost updates. A change of class
+-- also sets class_changed_at (trigger, migration 0009).
 UPDATE items SET name = $2, description = $3, capability_class = $4, make = $5, model = $6,
     serial = $7, distinctive_marks = $8, keywords = $9, status = $10,
     evidence_certificate = $11, evidence_issuer = $12, evidence_date = $13,
-    evidence_photo_id = $14, version = version + 1, updated_at = now(),
-    class_changed_at = CASE WHEN capability_class IS DISTINCT FROM $4 THEN now()
-                            ELSE class_changed_at END
+    evidence_photo_id = $14, version = version + 1, updated_at = now()
 WHERE id = $1 AND version = $15
 RETURNING id;
 

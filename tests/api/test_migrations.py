@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -88,5 +89,70 @@ async def test_a_failing_migration_leaves_nothing_behind(empty_db: str, tmp_path
         assert await conn.fetchval("SELECT to_regclass('t1') IS NOT NULL")
         assert await conn.fetchval("SELECT to_regclass('t2') IS NULL")
         assert await conn.fetchval("SELECT max(version) FROM schema_migrations") == 1
+    finally:
+        await conn.close()
+
+
+async def test_class_changes_made_before_0009_are_taken_from_the_record(
+    empty_db: str, tmp_path: Path
+) -> None:
+    # An item reclassified before the verdict knew about class changes must still need a
+    # new inspection: 0009 fills class_changed_at from the item.edited events.
+    before = tmp_path / "before"
+    before.mkdir()
+    for m in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if m.name < "0009":
+            shutil.copy(m, before / m.name)
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await apply_migrations(conn, before)
+        studio = await conn.fetchval("INSERT INTO studios (name) VALUES ('S') RETURNING id")
+        user = await conn.fetchval(
+            "INSERT INTO users (email, password_hash) VALUES ('a@b.test', 'x') RETURNING id"
+        )
+        prod = await conn.fetchval(
+            "INSERT INTO productions (studio_id, name) VALUES ($1, 'P') RETURNING id", studio
+        )
+        edited, untouched, renamed = [
+            await conn.fetchval(
+                "INSERT INTO items (production_id, name, capability_class, created_by)"
+                " VALUES ($1, $2, 'non_firing_replica', $3) RETURNING id",
+                prod,
+                name,
+                user,
+            )
+            for name in ("edited", "untouched", "renamed")
+        ]
+        for item, after in (
+            (edited, {"capability_class": "blank_firing"}),
+            (edited, {"capability_class": "non_firing_replica"}),
+            (renamed, {"name": "renamed again"}),
+        ):
+            body = json.dumps({"before": {}, "after": after, "note": ""})
+            await conn.fetchval(
+                "SELECT propcheck_append_event($1, 'item.edited', 'user:x', $2, $3)",
+                prod,
+                item,
+                body,
+            )
+        last = await conn.fetchval(
+            "SELECT max(at) FROM events WHERE subject_id = $1 AND kind = 'item.edited'", edited
+        )
+        assert await apply_migrations(conn) == ["0009_class_changed.sql"]
+        rows = dict(await conn.fetch("SELECT id, class_changed_at FROM items"))
+        assert rows == {edited: last, untouched: None, renamed: None}
+        # From now on the database sets it on any change of class, and only then.
+        await conn.execute("UPDATE items SET name = 'x' WHERE id = $1", untouched)
+        assert (
+            await conn.fetchval("SELECT class_changed_at FROM items WHERE id = $1", untouched)
+            is None
+        )
+        await conn.execute(
+            "UPDATE items SET capability_class = 'blank_firing' WHERE id = $1", untouched
+        )
+        assert (
+            await conn.fetchval("SELECT class_changed_at FROM items WHERE id = $1", untouched)
+            is not None
+        )
     finally:
         await conn.close()
