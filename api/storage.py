@@ -112,8 +112,9 @@ class LocalDiskStore:
     async def check_writable(self) -> None:
         """Create and remove a temporary file where blobs go (a put of a blob that is
         already there writes nothing, so it cannot show that the folder still takes new
-        ones)."""
-        await anyio.to_thread.run_sync(_try_write, self.root)
+        ones). Abandoned, not waited for, when the caller's timeout ends: a hung mount
+        must not hang the start."""
+        await anyio.to_thread.run_sync(_try_write, self.root, abandon_on_cancel=True)
 
 
 def _try_write(root: Path) -> None:
