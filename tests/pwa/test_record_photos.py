@@ -90,3 +90,37 @@ async def test_an_incident_with_a_photo_reported_offline_is_stored_once_with_it(
         await conn.close()
     assert n == 1
     assert status == "quarantined"
+
+
+async def test_a_report_is_not_sent_without_the_photo_that_failed_nor_twice(
+    phone_page: Any, live_server: str, live_world: Any, database: str
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        item = await live_world.register(client, "Bent foam sword")
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    await page.goto(f"{live_server}/#/incidents/new/{item['id']}")
+    await page.get_by_label("What happened").select_option("damaged")
+    await page.get_by_label("Details").fill("Blade bent")
+    # Not a picture: the report is not sent without the photo the person chose.
+    await page.locator("#incident-photo").set_input_files(
+        {"name": "camera.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"}
+    )
+    await page.get_by_text("This photo could not be read").wait_for()
+    await page.get_by_role("button", name="Report").click()
+    await page.get_by_text("The photo could not be read: take it again, or remove it.").wait_for()
+    sql = "SELECT count(*) FROM incidents WHERE item_id = $1"
+    conn = await asyncpg.connect(database)
+    try:
+        assert await conn.fetchval(sql, item["id"]) == 0
+        # A good photo, and the button pressed twice in a row: one incident.
+        await page.locator("#incident-photo").set_input_files(CAMERA)
+        await page.get_by_role("img", name="The photo to send").wait_for()
+        report = page.get_by_role("button", name="Report")
+        await report.dispatch_event("click")
+        await report.dispatch_event("click")
+        await page.get_by_text("Reported.").wait_for()
+        await page.wait_for_timeout(1500)  # room for a second request, if one was sent
+        assert await conn.fetchval(sql, item["id"]) == 1
+    finally:
+        await conn.close()

@@ -100,14 +100,25 @@ export class IncidentsView {
         field("Details", description),
         this.photo.element,
         msg,
-        h("button", { class: "btn btn-stop", type: "submit" }, "Report"),
+        (this.reportBtn = h("button", { class: "btn btn-stop", type: "submit" }, "Report")),
       ),
     );
   }
 
   async report(kind, description, msg) {
+    // One report per press: a second tap while this one is sent would be a second
+    // incident (a new client_id). Enabled again only when nothing was stored or queued.
+    if (this.reportBtn.disabled) return;
+    this.reportBtn.disabled = true;
+    let photo;
+    try {
+      photo = await this.photo.ready();
+    } catch (error) {
+      msg.replaceChildren(notice(errorText(error), "error"));
+      this.reportBtn.disabled = false;
+      return;
+    }
     const body = { kind, description, item_id: this.itemId, client_id: crypto.randomUUID() };
-    const photo = await this.photo.ready();
     // With a photo: one multipart request, so the report and its photo are stored
     // together or not at all (offline too: the outbox keeps the photo).
     const files = photo ? [{ field: "photo", blob: photo, name: "incident.jpg" }] : [];
@@ -125,6 +136,7 @@ export class IncidentsView {
     } catch (error) {
       if (!(error instanceof NetworkError)) {
         msg.replaceChildren(notice(errorText(error), "error"));
+        this.reportBtn.disabled = false;
         return;
       }
       await this.app.outbox.add({ path: `${this.base}/incidents`, json: body, jsonField: "incident", files, label: `Incident: ${KINDS[kind]}` });

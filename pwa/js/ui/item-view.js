@@ -101,7 +101,7 @@ export class ItemView {
       h("fieldset", {}, h("legend", {}, "Result"), radio("pass", "Pass"), radio("fail", "Fail (quarantines the item)")),
       field("Notes", notes),
       this.inspPhoto.element,
-      h("button", { class: "btn btn-primary", type: "submit" }, "Save inspection"),
+      (this.inspectBtn = h("button", { class: "btn btn-primary", type: "submit" }, "Save inspection")),
     );
   }
 
@@ -229,7 +229,9 @@ export class ItemView {
   }
 
   async inspect(kind, result, notes) {
-    if (!result) return;
+    // One inspection per press: a second tap while this one is sent would record two.
+    if (!result || this.inspectBtn.disabled) return;
+    this.inspectBtn.disabled = true;
     try {
       const body = { kind, result, notes, client_id: crypto.randomUUID() };
       const photo = await this.inspPhoto.ready();
@@ -245,6 +247,7 @@ export class ItemView {
       this.msg.replaceChildren(notice(`Inspection saved: ${result === "pass" ? "passed" : "failed"}.`, "ok"));
     } catch (error) {
       this.msg.replaceChildren(notice(errorText(error), "error"));
+      this.inspectBtn.disabled = false;
     }
   }
 

@@ -9,6 +9,7 @@ export class PhotoPicker {
   constructor(id, label = "Add a photo (optional)") {
     this.blob = null;
     this.pending = null; // the photo being made smaller, if one is
+    this.failed = false; // the last photo picked could not be read
     this.url = null;
     this.input = h("input", { type: "file", accept: "image/*", capture: "environment", id, class: "visually-hidden", onchange: () => this.picked() });
     this.preview = h("div", { class: "thumbs", "aria-live": "polite" });
@@ -27,6 +28,7 @@ export class PhotoPicker {
     if (!file) return;
     this.clear();
     this.preview.replaceChildren(notice("Preparing the photo…"));
+    this.failed = false;
     const pending = (this.pending = downscale(file).then(
       (blob) => {
         if (this.pending !== pending) return; // another photo was picked meanwhile
@@ -39,6 +41,7 @@ export class PhotoPicker {
       },
       () => {
         if (this.pending !== pending) return;
+        this.failed = true;
         this.preview.replaceChildren(notice("This photo could not be read; take it again.", "error"));
       },
     ));
@@ -48,7 +51,13 @@ export class PhotoPicker {
   /** The photo to send (null for none), once a photo still being prepared is ready:
    *  a record sent while it is made smaller must not go without it. */
   async ready() {
-    await this.pending;
+    // Another photo may be picked while this one is prepared: wait for the last one.
+    let pending;
+    do {
+      pending = this.pending;
+      await pending;
+    } while (pending !== this.pending);
+    if (this.failed) throw new Error("The photo could not be read: take it again, or remove it.");
     return this.blob;
   }
 
@@ -57,6 +66,7 @@ export class PhotoPicker {
     this.blob = null;
     this.url = null;
     this.pending = null;
+    this.failed = false;
     this.preview.replaceChildren();
   }
 }

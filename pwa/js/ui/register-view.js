@@ -14,6 +14,7 @@ export class RegisterView {
   constructor(app) {
     this.app = app;
     this.photos = [];
+    this.preparing = Promise.resolve(); // photos being made smaller, in the order picked
   }
 
   render(root) {
@@ -92,9 +93,14 @@ export class RegisterView {
     for (const el of [this.f.cert, this.f.issuer, this.f.date]) el.required = deactivated;
   }
 
-  async addPhotos() {
+  addPhotos() {
     const files = [...(this.f.files.files ?? [])];
     this.f.files.value = "";
+    this.preparing = this.preparing.then(() => this.prepare(files));
+    return this.preparing;
+  }
+
+  async prepare(files) {
     for (const file of files) {
       if (this.photos.length >= 10) break;
       try {
@@ -110,6 +116,11 @@ export class RegisterView {
 
   async submit() {
     const f = this.f;
+    if (this.submitBtn.disabled) return;
+    this.submitBtn.disabled = true;
+    // Registered with every photo picked: wait for those still being made smaller.
+    this.msg.replaceChildren(notice("Preparing the photos…"));
+    await this.preparing;
     const body = {
       name: f.name.value.trim(),
       capability_class: this.capabilityClass,
