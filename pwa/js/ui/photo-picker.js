@@ -42,7 +42,10 @@ export class PhotoPicker {
       () => {
         if (this.pending !== pending) return;
         this.failed = true;
-        this.preview.replaceChildren(notice("This photo could not be read; take it again.", "error"));
+        this.preview.replaceChildren(
+          notice("This photo could not be read; take it again.", "error"),
+          h("button", { class: "btn", type: "button", onclick: () => this.clear() }, "Send without a photo"),
+        );
       },
     ));
     return pending;
@@ -57,7 +60,7 @@ export class PhotoPicker {
       pending = this.pending;
       await pending;
     } while (pending !== this.pending);
-    if (this.failed) throw new Error("The photo could not be read: take it again, or remove it.");
+    if (this.failed) throw new Error("The photo could not be read: take it again, or choose to send without one.");
     return this.blob;
   }
 
