@@ -3,6 +3,8 @@ with its reason, typed codes with live feedback (issue 7, items 3, 4 and 10a-b).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,31 @@ from tests.pwa.conftest import CHROMIUM_ARGS, PHONE, _chromium_executable, sign_
 from tests.pwa.fakecam import write_tag_video
 
 pytestmark = pytest.mark.browser
+
+
+@asynccontextmanager
+async def _camera_phone(video: Path) -> AsyncIterator[Any]:
+    """A phone-sized browser context whose camera (Chromium's fake one) plays ``video``;
+    the browser is closed afterwards."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=_chromium_executable(),
+            headless=True,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        try:
+            context = await browser.new_context(**PHONE, permissions=["camera"])
+            context.set_default_timeout(15_000)
+            yield context
+        finally:
+            await browser.close()
 
 
 async def _type_code(page: Any, base: str, code: str) -> None:
@@ -78,54 +105,37 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
     """Chromium's fake camera plays a video of the tag's QR: the app reads it with the
     WebAssembly decoder (no BarcodeDetector on Linux), asks for the visual check, and
     answers CLEARED once the person says it matches."""
-    from playwright.async_api import async_playwright
-
     video = write_tag_video(
         tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"]
     )
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=_chromium_executable(),
-            headless=True,
-            args=[
-                *CHROMIUM_ARGS,
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
+    async with _camera_phone(video) as context:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        requested: list[str] = []
+        context.on("request", lambda r: requested.append(r.url))
+        await sign_in(page, live_server, live_world.emails["scanner"])
+        await page.locator("#scan-button").click()
+        word = page.locator("#verdict-word")
+        await word.wait_for(timeout=20_000)
+        assert await page.locator(".camera-box").count() == 0
+        assert await word.inner_text() == "CHECK THE ITEM"
+        assert await page.locator(".marks li").all_inner_texts() == [
+            "Chipped left grip",
+            "Blue dot",
+        ]
+        await page.screenshot(path=str(artifacts_dir / "verdict-check.png"))
+        await page.get_by_role("button", name="Matches").click()
+        await page.wait_for_function(
+            "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
         )
-        try:
-            context = await browser.new_context(**PHONE, permissions=["camera"])
-            context.set_default_timeout(15_000)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            requested: list[str] = []
-            context.on("request", lambda r: requested.append(r.url))
-            await sign_in(page, live_server, live_world.emails["scanner"])
-            await page.locator("#scan-button").click()
-            word = page.locator("#verdict-word")
-            await word.wait_for(timeout=20_000)
-            assert await page.locator(".camera-box").count() == 0
-            assert await word.inner_text() == "CHECK THE ITEM"
-            assert await page.locator(".marks li").all_inner_texts() == [
-                "Chipped left grip",
-                "Blue dot",
-            ]
-            await page.screenshot(path=str(artifacts_dir / "verdict-check.png"))
-            await page.get_by_role("button", name="Matches").click()
-            await page.wait_for_function(
-                "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
-            )
-            await page.screenshot(path=str(artifacts_dir / "verdict-cleared.png"))
-            assert errors == []
-            # The decoder came from this server (page or service worker), never a CDN.
-            wasm = [u for u in requested if u.endswith(".wasm")]
-            assert wasm
-            assert all(u.startswith(live_server) for u in wasm), wasm
-            assert all(u.startswith(live_server) for u in requested), requested
-        finally:
-            await browser.close()
+        await page.screenshot(path=str(artifacts_dir / "verdict-cleared.png"))
+        assert errors == []
+        # The decoder came from this server (page or service worker), never a CDN.
+        wasm = [u for u in requested if u.endswith(".wasm")]
+        assert wasm
+        assert all(u.startswith(live_server) for u in wasm), wasm
+        assert all(u.startswith(live_server) for u in requested), requested
 
 
 async def test_does_not_match_is_stop_and_reports_the_incident(
@@ -206,53 +216,34 @@ MediaStreamTrack.prototype.applyConstraints = async function (c) { window.__torc
 async def test_native_detector_and_torch_where_the_platform_has_them(
     live_server: str, live_world: Any, tmp_path: Path
 ) -> None:
-    from playwright.async_api import async_playwright
-
-    video = write_tag_video(
-        tmp_path / "tag.y4m", live_world.items["Cast revolver"]["tag"]["display"]
-    )
     cast = live_world.items["Cast revolver"]["tag"]["display"]
     other = live_world.items["Blank pistol"]["tag"]["display"]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=_chromium_executable(),
-            headless=True,
-            args=[
-                *CHROMIUM_ARGS,
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
+    video = write_tag_video(tmp_path / "tag.y4m", cast)
+    async with _camera_phone(video) as context:
+        await context.add_init_script(_PLATFORM)
+        page = await context.new_page()
+        loaded: list[str] = []  # by the page; the service worker caches the shell anyway
+        page.on("request", lambda r: loaded.append(r.url))
+        await sign_in(page, live_server, live_world.emails["scanner"])
+        await page.evaluate(f"() => {{ window.__detect.answers = ['{cast}', '{other}']; }}")
+        await page.locator("#scan-button").click()
+        await page.wait_for_function("() => window.__detect.calls >= 5")
+        box = page.locator(".camera-box")
+        assert await box.get_attribute("data-engine") == "native"
+        assert await page.evaluate("() => window.__detect.formats") == ["qr_code", "code_128"]
+        assert await page.evaluate("() => window.__detect.lit") > 0  # frames of the camera
+        assert await page.locator("#verdict-word").count() == 0  # two tags: no guess
+
+        torch = page.get_by_role("button", name="Torch")
+        await torch.click()
+        assert await torch.get_attribute("aria-pressed") == "true"
+        assert await page.evaluate("() => window.__torch") == [{"advanced": [{"torch": True}]}]
+
+        await page.evaluate(
+            f"() => {{ window.__detect.answers = ['PC-NOT-A-REAL-CODE', '{cast}']; }}"
         )
-        try:
-            context = await browser.new_context(**PHONE, permissions=["camera"])
-            context.set_default_timeout(15_000)
-            await context.add_init_script(_PLATFORM)
-            page = await context.new_page()
-            loaded: list[str] = []  # by the page; the service worker caches the shell anyway
-            page.on("request", lambda r: loaded.append(r.url))
-            await sign_in(page, live_server, live_world.emails["scanner"])
-            await page.evaluate(f"() => {{ window.__detect.answers = ['{cast}', '{other}']; }}")
-            await page.locator("#scan-button").click()
-            await page.wait_for_function("() => window.__detect.calls >= 5")
-            box = page.locator(".camera-box")
-            assert await box.get_attribute("data-engine") == "native"
-            assert await page.evaluate("() => window.__detect.formats") == ["qr_code", "code_128"]
-            assert await page.evaluate("() => window.__detect.lit") > 0  # frames of the camera
-            assert await page.locator("#verdict-word").count() == 0  # two tags: no guess
-
-            torch = page.get_by_role("button", name="Torch")
-            await torch.click()
-            assert await torch.get_attribute("aria-pressed") == "true"
-            assert await page.evaluate("() => window.__torch") == [{"advanced": [{"torch": True}]}]
-
-            await page.evaluate(
-                f"() => {{ window.__detect.answers = ['PC-NOT-A-REAL-CODE', '{cast}']; }}"
-            )
-            word = page.locator("#verdict-word")
-            await word.wait_for()
-            assert await word.inner_text() == "CHECK THE ITEM"
-            assert "Cast revolver" in await page.locator("main").inner_text()
-            assert not [u for u in loaded if u.endswith(".wasm") or "zxing" in u]
-        finally:
-            await browser.close()
+        word = page.locator("#verdict-word")
+        await word.wait_for()
+        assert await word.inner_text() == "CHECK THE ITEM"
+        assert "Cast revolver" in await page.locator("main").inner_text()
+        assert not [u for u in loaded if u.endswith(".wasm") or "zxing" in u]
