@@ -173,6 +173,11 @@ class LiveWorld:
         self.items[name] = item
         return item
 
+    async def add(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`register` with a client of its own, for a test that needs no other."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
+            return await self.register(client, name, *args, **kwargs)
+
 
 async def seed_world(base: str, dsn: str) -> LiveWorld:
     """A studio, one production, a prop master, a scanner and an auditor (via the API)."""

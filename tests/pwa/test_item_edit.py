@@ -26,8 +26,7 @@ async def _open_edit(page: Any, base: str, item_id: str) -> None:
 async def test_edit_an_item_and_add_a_photo(
     phone_page: Any, live_server: str, live_world: Any, database: str, artifacts_dir: Path
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Plastic lever rifle")
+    item = await live_world.add("Plastic lever rifle")
     page = phone_page
     await sign_in(page, live_server, live_world.emails["prop_master"])
     await _open_edit(page, live_server, item["id"])

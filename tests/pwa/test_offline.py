@@ -58,8 +58,7 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
     database: str,
     artifacts_dir: Path,
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Foam shotgun")
+    item = await live_world.add("Foam shotgun")
     code = item["tag"]["code"]
     page = phone_page
     await sign_in(page, live_server, live_world.emails["prop_master"])  # syncs the snapshot

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.pwa.conftest import sign_in
@@ -28,11 +27,17 @@ async def _photo_size(database: str, sql: str, *args: Any) -> tuple[int, int] | 
     return None if row is None else (row["width"], row["height"])
 
 
+async def _incident_form(page: Any, base: str, item_id: str, details: str) -> None:
+    """Open the report form for an item and say what happened, before any photo."""
+    await page.goto(f"{base}/#/incidents/new/{item_id}")
+    await page.get_by_label("What happened").select_option("damaged")
+    await page.get_by_label("Details").fill(details)
+
+
 async def test_an_inspection_with_a_photo(
     phone_page: Any, live_server: str, live_world: Any, database: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Dented prop carbine", inspect=False)
+    item = await live_world.add("Dented prop carbine", inspect=False)
     page = phone_page
     await sign_in(page, live_server, live_world.emails["prop_master"])
     await page.goto(f"{live_server}/#/item/{item['id']}")
@@ -55,13 +60,10 @@ async def test_an_inspection_with_a_photo(
 async def test_an_incident_with_a_photo_reported_offline_is_stored_once_with_it(
     phone_context: Any, phone_page: Any, live_server: str, live_world: Any, database: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Cracked rubber rifle")
+    item = await live_world.add("Cracked rubber rifle")
     page = phone_page
     await sign_in(page, live_server, live_world.emails["scanner"])
-    await page.goto(f"{live_server}/#/incidents/new/{item['id']}")
-    await page.get_by_label("What happened").select_option("damaged")
-    await page.get_by_label("Details").fill("Stock cracked through")
+    await _incident_form(page, live_server, item["id"], "Stock cracked through")
     await page.locator("#incident-photo").set_input_files(CAMERA)
     await page.get_by_role("img", name="The photo to send").wait_for()
     await phone_context.set_offline(True)
@@ -95,13 +97,10 @@ async def test_an_incident_with_a_photo_reported_offline_is_stored_once_with_it(
 async def test_a_report_is_not_sent_without_the_photo_that_failed_nor_twice(
     phone_page: Any, live_server: str, live_world: Any, database: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Bent foam sword")
+    item = await live_world.add("Bent foam sword")
     page = phone_page
     await sign_in(page, live_server, live_world.emails["scanner"])
-    await page.goto(f"{live_server}/#/incidents/new/{item['id']}")
-    await page.get_by_label("What happened").select_option("damaged")
-    await page.get_by_label("Details").fill("Blade bent")
+    await _incident_form(page, live_server, item["id"], "Blade bent")
     # Not a picture: the report is not sent without the photo the person chose.
     await page.locator("#incident-photo").set_input_files(
         {"name": "camera.jpg", "mimeType": "image/jpeg", "buffer": b"not a picture"}

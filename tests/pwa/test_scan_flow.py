@@ -142,10 +142,8 @@ async def test_does_not_match_is_stop_and_reports_the_incident(
     phone_page: Any, live_server: str, live_world: Any, database: str
 ) -> None:
     import asyncpg
-    import httpx
 
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        item = await live_world.register(client, "Rubber knife")
+    item = await live_world.add("Rubber knife")
     await sign_in(phone_page, live_server, live_world.emails["scanner"])
     await _type_code(phone_page, live_server, item["tag"]["code"])
     await phone_page.get_by_role("button", name="Does not match").click()
