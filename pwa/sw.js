@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v7";
+const CACHE_VERSION = "v8";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";
@@ -46,6 +46,7 @@ export const SHELL = [
   "/js/ui/home-view.js",
   "/js/ui/icons.js",
   "/js/ui/incidents-view.js",
+  "/js/ui/item-fields.js",
   "/js/ui/item-view.js",
   "/js/ui/items-view.js",
   "/js/ui/join-view.js",

@@ -8,10 +8,7 @@ import { labelPreview, openPdf } from "./labels.js";
 import { downscale } from "../photos.js";
 import { CLASSES } from "../rules.js";
 import { PhotoPicker } from "./photo-picker.js";
-
-// Marks are one per line (a mark may hold a comma); keywords by commas or lines.
-const marksOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 30);
-const wordsOf = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
+import { detailFields, detailValues, evidenceValue, itemInputs, showEvidence } from "./item-fields.js";
 
 export class ItemView {
   constructor(app, itemId) {
@@ -145,22 +142,9 @@ export class ItemView {
   }
 
   editForm(item) {
-    const ev = item.evidence;
-    const f = (this.ef = {
-      name: h("input", { type: "text", required: true, maxlength: 200, autocomplete: "off", id: "edit-name", value: item.name }),
-      cls: h("select", { id: "edit-class", onchange: () => this.editClassChanged() }, CLASSES.map((c) => h("option", { value: c, selected: c === item.capability_class }, CLASS_LABELS[c]))),
-      marks: h("textarea", { maxlength: 6000, id: "edit-marks" }, item.distinctive_marks.join("\n")),
-      make: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-make", value: item.make }),
-      model: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-model", value: item.model }),
-      serial: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "edit-serial", value: item.serial }),
-      keywords: h("input", { type: "text", maxlength: 2000, autocomplete: "off", id: "edit-keywords", value: item.keywords.join(", ") }),
-      description: h("textarea", { maxlength: 5000, id: "edit-description" }, item.description),
-      cert: h("input", { type: "text", maxlength: 200, id: "edit-cert", value: ev?.certificate_number ?? "" }),
-      issuer: h("input", { type: "text", maxlength: 200, id: "edit-issuer", value: ev?.issuer ?? "" }),
-      date: h("input", { type: "date", id: "edit-date", value: ev?.date ?? "" }),
-      note: h("input", { type: "text", required: true, maxlength: 5000, autocomplete: "off", id: "edit-note" }),
-    });
-    this.editEvidence = h("fieldset", { id: "edit-evidence" }, h("legend", {}, "Deactivation evidence (required)"), field("Certificate number", f.cert), field("Issued by", f.issuer), field("Date", f.date));
+    const f = (this.ef = itemInputs("edit", "edit-evidence", item));
+    f.cls = h("select", { id: "edit-class", onchange: () => showEvidence(f, f.cls.value) }, CLASSES.map((c) => h("option", { value: c, selected: c === item.capability_class }, CLASS_LABELS[c])));
+    f.note = h("input", { type: "text", required: true, maxlength: 5000, autocomplete: "off", id: "edit-note" });
     this.editMsg = h("div", { "aria-live": "polite" });
     const form = h(
       "details",
@@ -171,25 +155,15 @@ export class ItemView {
         { onsubmit: (e) => (e.preventDefault(), this.saveEdit()) },
         field("Name", f.name),
         field("What can it do?", f.cls, "A deactivated item needs its evidence. An item recorded as able to fire, now said not to, is quarantined until it passes an inspection."),
-        this.editEvidence,
-        field("Distinctive marks", f.marks, "One per line."),
-        h("div", { class: "filters" }, field("Make", f.make), field("Model", f.model)),
-        field("Serial number", f.serial),
-        field("Keywords", f.keywords, "Comma-separated, for search."),
-        field("Description", f.description),
+        f.evidence,
+        detailFields(f),
         field("Why the change", f.note, "Kept in the record with who, when, before and after."),
         this.editMsg,
         h("button", { class: "btn btn-primary", type: "submit" }, "Save changes"),
       ),
     );
-    this.editClassChanged();
+    showEvidence(f, f.cls.value);
     return form;
-  }
-
-  editClassChanged() {
-    const deactivated = this.ef.cls.value === "deactivated";
-    this.editEvidence.hidden = !deactivated;
-    for (const el of [this.ef.cert, this.ef.issuer, this.ef.date]) el.required = deactivated;
   }
 
   async saveEdit() {
@@ -199,18 +173,11 @@ export class ItemView {
     const set = (key, value, old) => {
       if (JSON.stringify(value) !== JSON.stringify(old)) body[key] = value;
     };
-    set("name", f.name.value.trim(), item.name);
+    for (const [key, value] of Object.entries(detailValues(f))) set(key, value, item[key]);
     set("capability_class", f.cls.value, item.capability_class);
-    set("distinctive_marks", marksOf(f.marks.value), item.distinctive_marks);
-    set("make", f.make.value.trim(), item.make);
-    set("model", f.model.value.trim(), item.model);
-    set("serial", f.serial.value.trim(), item.serial);
-    set("keywords", wordsOf(f.keywords.value), item.keywords);
-    set("description", f.description.value.trim(), item.description);
     if (f.cls.value === "deactivated") {
-      const ev = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
       const old = item.evidence ? { certificate_number: item.evidence.certificate_number, issuer: item.evidence.issuer, date: item.evidence.date } : null;
-      set("evidence", ev, old);
+      set("evidence", evidenceValue(f), old);
     }
     if (Object.keys(body).length === 2) {
       this.editMsg.replaceChildren(notice("Nothing changed.", "info"));

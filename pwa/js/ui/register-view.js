@@ -5,10 +5,7 @@
 import { h, field, notice, errorText, CLASS_LABELS, CLASS_HELP } from "./dom.js";
 import { downscale } from "../photos.js";
 import { CLASSES } from "../rules.js";
-
-// Marks are one per line (a mark may hold a comma); keywords by commas or lines.
-const marksOf = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean).slice(0, 30);
-const wordsOf = (text) => text.split(/\n|,/).map((s) => s.trim()).filter(Boolean).slice(0, 30);
+import { detailFields, detailValues, evidenceValue, itemInputs, showEvidence } from "./item-fields.js";
 
 export class RegisterView {
   constructor(app) {
@@ -19,28 +16,10 @@ export class RegisterView {
 
   render(root) {
     this.root = root;
-    const f = (this.f = {
-      name: h("input", { type: "text", required: true, maxlength: 200, autocomplete: "off", id: "reg-name" }),
-      make: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-make" }),
-      model: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-model" }),
-      serial: h("input", { type: "text", maxlength: 200, autocomplete: "off", id: "reg-serial" }),
-      marks: h("textarea", { maxlength: 6000, id: "reg-marks" }),
-      keywords: h("input", { type: "text", maxlength: 2000, autocomplete: "off", id: "reg-keywords" }),
-      description: h("textarea", { maxlength: 5000, id: "reg-description" }),
-      cert: h("input", { type: "text", maxlength: 200, id: "reg-cert" }),
-      issuer: h("input", { type: "text", maxlength: 200, id: "reg-issuer" }),
-      date: h("input", { type: "date", id: "reg-date" }),
-      files: h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true, id: "reg-photos", class: "visually-hidden", onchange: () => this.addPhotos() }),
-    });
+    const f = (this.f = itemInputs("reg", "evidence"));
+    showEvidence(f, CLASSES[0]); // the class checked at first
+    f.files = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true, id: "reg-photos", class: "visually-hidden", onchange: () => this.addPhotos() });
     this.thumbs = h("div", { class: "thumbs", "aria-live": "polite" });
-    this.evidence = h(
-      "fieldset",
-      { hidden: true, id: "evidence" },
-      h("legend", {}, "Deactivation evidence (required)"),
-      field("Certificate number", f.cert),
-      field("Issued by", f.issuer),
-      field("Date", f.date),
-    );
     this.msg = h("div", { "aria-live": "polite" });
     this.submitBtn = h("button", { class: "btn btn-primary", type: "submit" }, "Register and issue a tag");
     root.replaceChildren(
@@ -71,12 +50,8 @@ export class RegisterView {
             ),
           ),
         ),
-        this.evidence,
-        field("Distinctive marks", f.marks, "One per line: scratches, paint, stickers. People compare these before a hand-off."),
-        h("div", { class: "filters" }, field("Make", f.make), field("Model", f.model)),
-        field("Serial number", f.serial),
-        field("Keywords", f.keywords, "Comma-separated, for search."),
-        field("Description", f.description),
+        f.evidence,
+        detailFields(f),
         this.msg,
         this.submitBtn,
       ),
@@ -88,9 +63,7 @@ export class RegisterView {
   }
 
   classChanged() {
-    const deactivated = this.capabilityClass === "deactivated";
-    this.evidence.hidden = !deactivated;
-    for (const el of [this.f.cert, this.f.issuer, this.f.date]) el.required = deactivated;
+    showEvidence(this.f, this.capabilityClass);
   }
 
   addPhotos() {
@@ -121,19 +94,8 @@ export class RegisterView {
     // Registered with every photo picked: wait for those still being made smaller.
     this.msg.replaceChildren(notice("Preparing the photos…"));
     await this.preparing;
-    const body = {
-      name: f.name.value.trim(),
-      capability_class: this.capabilityClass,
-      make: f.make.value.trim(),
-      model: f.model.value.trim(),
-      serial: f.serial.value.trim(),
-      description: f.description.value.trim(),
-      distinctive_marks: marksOf(f.marks.value),
-      keywords: wordsOf(f.keywords.value),
-    };
-    if (body.capability_class === "deactivated") {
-      body.evidence = { certificate_number: f.cert.value.trim(), issuer: f.issuer.value.trim(), date: f.date.value };
-    }
+    const body = { ...detailValues(f), capability_class: this.capabilityClass };
+    if (body.capability_class === "deactivated") body.evidence = evidenceValue(f);
     const form = new FormData();
     form.append("item", JSON.stringify(body));
     this.photos.forEach((blob, i) => form.append("photos", blob, `photo-${i + 1}.jpg`));
