@@ -428,24 +428,20 @@ async def test_a_record_with_a_photo_sent_twice_stores_one_photo(
     incident = {"kind": "damaged", "description": "Cracked", "item_id": item["id"]}
     incident["client_id"] = str(uuid.uuid4())
     inspection = {"kind": "after_use", "result": "pass", "client_id": str(uuid.uuid4())}
-    answers = []
-    for _ in range(2):
-        answers.append(
-            await client.post(
-                f"/api/v1/productions/{world.production_id}/incidents",
-                data={"incident": json.dumps(incident)},
-                files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
-                headers=world.h("scanner"),
-            )
+    sends = [
+        (f"/api/v1/productions/{world.production_id}/incidents", "incident", incident, "scanner"),
+        (f"/api/v1/items/{item['id']}/inspections", "inspection", inspection, "prop_master"),
+    ]
+    answers = [
+        await client.post(
+            url,
+            data={part: json.dumps(body)},
+            files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
+            headers=world.h(role),
         )
-        answers.append(
-            await client.post(
-                f"/api/v1/items/{item['id']}/inspections",
-                data={"inspection": json.dumps(inspection)},
-                files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
-                headers=world.h("prop_master"),
-            )
-        )
+        for _ in range(2)
+        for url, part, body, role in sends
+    ]
     assert [a.status_code for a in answers] == [201, 201, 201, 409], [a.text for a in answers]
     assert answers[0].json()["id"] == answers[2].json()["id"]  # the same incident, answered
     photos = await db.fetch(
