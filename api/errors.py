@@ -17,9 +17,20 @@ from litestar.exceptions import HTTPException
 from verifier import rules
 from verifier.imageio import ImageRejected
 
-__all__ = ["DB_DOWN", "exception_handlers", "json_error"]
+__all__ = ["DB_DOWN", "Replayed", "exception_handlers", "json_error"]
 
 _log = logging.getLogger("propcheck.errors")
+
+
+class Replayed(Exception):
+    """Raised inside a transaction when its record turns out to be a replay (its client_id
+    was stored before): everything the transaction wrote for it (a photo row) rolls
+    back, and the caller answers with the stored record, ``existing`` when known."""
+
+    def __init__(self, existing: Any = None) -> None:
+        super().__init__(str(existing))
+        self.existing = existing
+
 
 DB_DOWN: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,

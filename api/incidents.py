@@ -15,6 +15,7 @@ from litestar.params import Parameter
 from msgspec import Meta
 
 from api.auth import Perm, Principal
+from api.errors import Replayed
 from api.forms import json_or_multipart
 from api.safety import open_incident, resolve_incident
 from api.schemas import Long
@@ -33,14 +34,6 @@ IncidentKind = Literal[
     "unregistered_weapon_found",
     "other",
 ]
-
-
-class _Replayed(Exception):
-    """An incident with this client_id was stored before: roll back, answer that one."""
-
-    def __init__(self, incident_id: UUID) -> None:
-        super().__init__(str(incident_id))
-        self.incident_id = incident_id
 
 
 class IncidentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -134,9 +127,9 @@ class IncidentController(Controller):
                 if not created:
                     # A replay (a phone resending after a timeout): the photo row saved
                     # for it goes with the rolled-back transaction.
-                    raise _Replayed(incident_id)
-        except _Replayed as replay:
-            incident_id = replay.incident_id
+                    raise Replayed(incident_id)
+        except Replayed as replay:
+            incident_id = replay.existing
             if not await _views(conn, production_id, incident_id, None):
                 # Another production's client id: not a replay here, and nothing is stored.
                 raise HTTPException(

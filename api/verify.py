@@ -30,7 +30,7 @@ from msgspec import Meta
 from api import abuse
 from api.auth import Perm, Principal
 from api.connections import ConnectionSource, LazyConnection
-from api.errors import DB_DOWN
+from api.errors import DB_DOWN, Replayed
 from api.events import append, canonical
 from api.recorder import StaleFacts, Versions, record_verification, store_now
 from api.safety import open_incident
@@ -102,10 +102,6 @@ def scan_production(principal: Principal, wanted: UUID | None, tag_production: A
     if not verifying:
         raise HTTPException(status_code=403, detail="Your role may not verify tags.")
     raise ClientException("You belong to several productions: say which with production_id.")
-
-
-class _AlreadyStored(Exception):
-    """A verification with this client_id was stored meanwhile: roll back, replay it."""
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> ASGIApp:
@@ -489,7 +485,7 @@ class VerifyController(Controller):
                     # StaleFacts here rolls the photo's row and everything else back.
                     stored = await store_now(conn, args, canonical(event), versions)
                     if stored is None:  # a concurrent replay won: this photo row goes too
-                        raise _AlreadyStored
+                        raise Replayed
                     if duplicate:
                         await open_incident(
                             conn,
@@ -503,7 +499,7 @@ class VerifyController(Controller):
                             actor="system",
                             verification_id=verification_id,
                         )
-            except _AlreadyStored:
+            except Replayed:
                 stored = None
         return stored, verdict, server_verdict
 
