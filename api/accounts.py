@@ -46,9 +46,16 @@ class AccountController(Controller):
         await abuse.clear_signin_failures(conn, key)
         token = auth.new_secret("pct")
         hours = settings.token_hours
-        tok = await conn.fetchrow(
-            q("insert_token"), auth.hash_secret(token), row["id"], None, None, hours * 3600
-        )
+        async with conn.transaction():
+            tok = await conn.fetchrow(
+                q("insert_token"), auth.hash_secret(token), row["id"], None, None, hours * 3600
+            )
+            await _record_session(
+                conn,
+                row["id"],
+                "session.started",
+                {"token_id": tok["id"], "expires_at": tok["expires_at"]},
+            )
         return TokenOut(token=token, expires_at=tok["expires_at"], user_id=row["id"])
 
     @post(
@@ -61,7 +68,21 @@ class AccountController(Controller):
         self, request: Request[Any, Any, Any], principal: Principal, conn: asyncpg.Connection
     ) -> None:
         """Revoke the token this request carries."""
-        await conn.execute(q("revoke_token"), principal.token_id)
+        async with conn.transaction():
+            owner = await conn.fetchrow(q("revoke_token"), principal.token_id)
+            if owner is not None:
+                body = {"token_id": principal.token_id}
+                if owner["user_id"] is not None:
+                    await _record_session(conn, owner["user_id"], "session.ended", body)
+                else:  # an enrolled phone: its production's chain, like its enrollment
+                    await append(
+                        conn,
+                        owner["production_id"],
+                        "device.signed_out",
+                        principal.actor,
+                        None,
+                        body,
+                    )
         header = request.headers.get("authorization", "")
         auth.forget_token(auth.hash_secret(header.partition(" ")[2].strip()))
 
@@ -108,6 +129,16 @@ class AccountController(Controller):
         return TokenOut(
             token=token, expires_at=tok["expires_at"], production_id=production_id, role="scanner"
         )
+
+
+async def _record_session(
+    conn: asyncpg.Connection, user_id: UUID, kind: str, body: dict[str, Any]
+) -> None:
+    """Append a sign-in or sign-out to the chain of every studio the user belongs to, so
+    the record shows whose token made each later entry and when it began and ended. A
+    user who belongs to no studio yet has no chain to record it in (and sees nothing)."""
+    for row in await conn.fetch(q("session_chains"), user_id):
+        await append(conn, row["studio_id"], kind, f"user:{user_id}", user_id, body)
 
 
 class EnrollmentController(Controller):

@@ -42,8 +42,19 @@ FROM t LEFT JOIN users u ON u.id = t.user_id
 WHERE u.disabled_at IS NULL;
 
 -- name: revoke_token
--- Sign-out: the token stops working at once.
-UPDATE tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL;
+-- Sign-out: the token stops working at once. Returns its owner (no row: it was already
+-- revoked, by a sign-out racing this one).
+UPDATE tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+RETURNING user_id, production_id;
+
+-- name: session_chains
+-- The chains a user's sign-in and sign-out are recorded in: every studio the user
+-- belongs to, directly or through one of its productions.
+SELECT studio_id FROM studio_members WHERE user_id = $1
+UNION
+SELECT p.studio_id FROM production_members m JOIN productions p ON p.id = m.production_id
+WHERE m.user_id = $1
+ORDER BY 1;
 
 -- name: insert_enrollment_code
 -- A one-time enrollment code (hash only) for a production.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -388,3 +389,70 @@ async def test_openapi_schema_lists_operations(client: AsyncTestClient[Any]) -> 
     assert r.status_code == 200
     ops = {op["operationId"] for path in r.json()["paths"].values() for op in path.values()}
     assert {"signIn", "createItem", "verify", "listItems", "issueTag"} <= ops
+
+
+async def _chain_events(db: Any, chain: str, kinds: tuple[str, ...]) -> list[Any]:
+    return list(
+        await db.fetch(
+            "SELECT kind, actor, subject_id, body FROM events"
+            " WHERE chain_id = $1::uuid AND kind = ANY($2::text[]) ORDER BY seq",
+            chain,
+            list(kinds),
+        )
+    )
+
+
+async def test_sign_in_and_sign_out_are_recorded_in_the_studio_chain(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    kinds = ("session.started", "session.ended")
+    before = await _chain_events(db, world.studio_id, kinds)
+    r = await client.post(
+        "/api/v1/auth/sign-in",
+        json={"email": f"auditor-{world.tag}@a.test", "password": world.password},
+    )
+    assert r.status_code == 200
+    token, user_id = r.json()["token"], r.json()["user_id"]
+    h = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/v1/auth/sign-out", headers=h)).status_code == 204
+    # A second sign-out with the revoked token is refused and records nothing more.
+    assert (await client.post("/api/v1/auth/sign-out", headers=h)).status_code == 401
+    # A wrong password records nothing.
+    bad = {"email": f"auditor-{world.tag}@a.test", "password": "wrong"}
+    assert (await client.post("/api/v1/auth/sign-in", json=bad)).status_code == 401
+
+    new = (await _chain_events(db, world.studio_id, kinds))[len(before) :]
+    assert [e["kind"] for e in new] == ["session.started", "session.ended"]
+    assert {e["actor"] for e in new} == {f"user:{user_id}"}
+    assert {str(e["subject_id"]) for e in new} == {user_id}
+    started, ended = (msgspec.json.decode(e["body"]) for e in new)
+    assert started["token_id"] == ended["token_id"]
+    assert token not in new[0]["body"] + new[1]["body"]
+    # Nothing in the other studio's chain: the auditor is not a member there.
+    assert not [
+        e
+        for e in await _chain_events(db, world.other_studio_id, kinds)
+        if e["actor"] == f"user:{user_id}"
+    ]
+
+
+async def test_an_enrolled_phone_signing_out_is_recorded_in_its_production_chain(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/enrollment-codes",
+        headers=world.h("prop_master"),
+    )
+    r = await client.post(
+        "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": "AD phone"}
+    )
+    assert r.status_code == 200, r.text
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert (await client.post("/api/v1/auth/sign-out", headers=h)).status_code == 204
+    enrolled, signed_out = (
+        await _chain_events(db, world.production_id, ("device.enrolled", "device.signed_out"))
+    )[-2:]
+    assert signed_out["kind"] == "device.signed_out"
+    token_id = msgspec.json.decode(enrolled["body"])["token_id"]
+    assert msgspec.json.decode(signed_out["body"]) == {"token_id": token_id}
+    assert signed_out["actor"] == f"device:{token_id}"
