@@ -289,11 +289,17 @@ class ItemController(Controller):
                 # to a performer on the strength of an edit. It is quarantined until a
                 # passing inspection (after this change) says what it is.
                 merged["status"] = "quarantined"
-            elif row["status"] == "quarantined" and merged["status"] == "active":
-                # Only a passing inspection with no open incident lifts a quarantine.
+            elif row["status"] != "active" and merged["status"] == "active":
+                # Only a passing inspection with no open incident puts an item back in
+                # service (api/safety.py). An edit to active from any other status would
+                # lift a quarantine by way of missing or retired, and a prop that was
+                # missing may come back as something else: it is inspected first.
                 raise HTTPException(
                     status_code=409,
-                    detail="A quarantined item returns to active only by passing an inspection.",
+                    detail=(
+                        "An item returns to active only by passing an inspection: set it to "
+                        "quarantined, then inspect it."
+                    ),
                 )
             photo_id = merged["evidence_photo_id"]
             changed_photo = photo_id is not None and photo_id != row["evidence_photo_id"]

@@ -252,41 +252,8 @@ async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected
     assert "quarantined" in reason_codes(await verify(client, world, code))
     await inspect(client, world, item["id"])
     assert (await verify(client, world, code))["verdict"] == "CLEARED"
-    # Reclassified through another status (reported missing, then found): no
-    # quarantine on the way, but the inspection from before the change still does not
-    # count.
-    item = await create_item(
-        client, world, name="Doubtful rifle", capability_class="airsoft_projectile"
-    )
-    await inspect(client, world, item["id"])
-    r = await client.patch(
-        f"/api/v1/items/{item['id']}",
-        json={
-            "version": item["version"],
-            "capability_class": "non_firing_replica",
-            "status": "missing",
-        },
-        headers=world.h("prop_master"),
-    )
-    assert r.json()["status"] == "missing", r.text
-    r = await client.patch(
-        f"/api/v1/items/{item['id']}",
-        json={"version": r.json()["version"], "status": "active"},
-        headers=world.h("prop_master"),
-    )
-    assert r.json()["status"] == "active", r.text
-    answer = await verify(client, world, item["tag"]["code"])
-    assert answer["verdict"] == "STOP"
-    assert reason_codes(answer) == ["not_inspected_since_class_change"]
-    # Phones deciding offline get the same fact in their snapshot.
-    snap = await client.get(
-        f"/api/v1/productions/{world.production_id}/snapshot", headers=world.h("scanner")
-    )
-    (facts,) = [i for i in snap.json()["items"] if i["id"] == item["id"]]
-    assert facts["class_changed_at"] is not None
-    await inspect(client, world, item["id"])
-    assert (await verify(client, world, item["tag"]["code"]))["verdict"] == "CLEARED"
-    # Between classes that may be cleared, an edit is an edit: no quarantine.
+    # Between classes that may be cleared, an edit is an edit: no quarantine, but the
+    # inspection from before the change does not count.
     current = (
         await client.get(f"/api/v1/items/{item['id']}", headers=world.h("prop_master"))
     ).json()
@@ -296,6 +263,51 @@ async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected
         headers=world.h("prop_master"),
     )
     assert r.json()["status"] == "active"
+    answer = await verify(client, world, code)
+    assert answer["verdict"] == "STOP"
+    assert reason_codes(answer) == ["not_inspected_since_class_change"]
+    # Phones deciding offline get the same fact in their snapshot.
+    snap = await client.get(
+        f"/api/v1/productions/{world.production_id}/snapshot", headers=world.h("scanner")
+    )
+    (facts,) = [i for i in snap.json()["items"] if i["id"] == item["id"]]
+    assert facts["class_changed_at"] is not None
+    await inspect(client, world, item["id"])
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+
+
+async def _patch(client: AsyncTestClient[Any], world: World, item_id: str, **fields: Any) -> Any:
+    current = (await client.get(f"/api/v1/items/{item_id}", headers=world.h("prop_master"))).json()
+    return await client.patch(
+        f"/api/v1/items/{item_id}",
+        json={"version": current["version"], **fields},
+        headers=world.h("prop_master"),
+    )
+
+
+@pytest.mark.parametrize("via", ["missing", "retired"])
+async def test_no_edit_puts_an_item_back_in_service_without_an_inspection(
+    client: AsyncTestClient[Any], world: World, via: str
+) -> None:
+    # Passed, then failed an inspection: quarantined. Reported missing (or retired) and
+    # then edited back to active, it would scan CLEARED on the pass from before the
+    # failure. Every way back to active is a passing inspection.
+    item = await create_item(client, world, name=f"Laundered via {via}")
+    code = item["tag"]["code"]
+    await inspect(client, world, item["id"])
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    await inspect(client, world, item["id"], result="fail")
+    assert (await _patch(client, world, item["id"], status="active")).status_code == 409
+    assert (await _patch(client, world, item["id"], status=via)).status_code == 200
+    r = await _patch(client, world, item["id"], status="active")
+    assert r.status_code == 409, r.text
+    assert "inspection" in r.json()["detail"]
+    assert (await verify(client, world, code))["verdict"] == "STOP"
+    # Found again: quarantined until it passes an inspection.
+    assert (await _patch(client, world, item["id"], status="quarantined")).status_code == 200
+    assert "quarantined" in reason_codes(await verify(client, world, code))
+    await inspect(client, world, item["id"])
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
 
 
 async def test_list_filters_and_pages(client: AsyncTestClient[Any], world: World) -> None:
