@@ -270,9 +270,9 @@ async def _statement(
     columns[7] = ["{" + ",".join(r) + "}" for r in columns[7]]
     rows = await conn.fetch(
         q("record_verifications"),
+        batch[0].args[2],
         *columns,
         [e.body for e in batch],
-        batch[0].args[2],
         [e.versions[0] for e in batch],
         [e.versions[1] for e in batch],
     )

@@ -10,6 +10,7 @@ answers on the kept facts; and that every kind of write bumps the version.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -235,3 +236,87 @@ async def test_facts_that_keep_changing_answer_503_stop_and_record_nothing(
     assert reason_codes(r.json()) == ["service_unavailable"]
     assert len(attempts) == 3  # decided again on fresh facts twice, then gave up
     assert await db.fetchval("SELECT count(*) FROM verifications") == before
+
+
+async def test_a_quarantine_committed_while_the_record_waits_for_the_chain_is_seen(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, world: World, database: str
+) -> None:
+    # Another process quarantines the item: it changes the row and appends its event,
+    # which holds the production's chain head until it commits. A verify recorded
+    # meanwhile waits for the chain head; once the quarantine commits, the verify must
+    # see it (before, its versions were compared as they were when its statement began,
+    # and it was stored CLEARED, chained after the quarantine).
+    item = await ready_item(client, world)
+    code = item["tag"]["code"]
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"  # facts now kept
+    chained = threading.Event()
+
+    async def other_process() -> None:  # its own loop and connection
+        other = await asyncpg.connect(database)
+        try:
+            async with other.transaction():
+                await other.execute(
+                    "UPDATE items SET status = 'quarantined' WHERE id = $1",
+                    uuid.UUID(item["id"]),
+                )
+                await other.fetchval(
+                    "SELECT propcheck_append_event($1, 'item.quarantined', 'other', $2, '{}')",
+                    uuid.UUID(world.production_id),
+                    uuid.UUID(item["id"]),
+                )
+                chained.set()
+                await asyncio.sleep(1.0)  # the verify's record waits for the chain head
+        finally:
+            await other.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(other_process()))
+    thread.start()
+    assert chained.wait(10)
+    answer = await verify(client, world, code)
+    thread.join()
+    assert answer["verdict"] == "STOP"
+    assert "quarantined" in reason_codes(answer)
+    last = await db.fetch(
+        "SELECT e.kind, v.verdict FROM events e"
+        " LEFT JOIN verifications v ON v.id = (e.body::jsonb ->> 'verification_id')::uuid"
+        " WHERE e.chain_id = $1 AND e.subject_id = $2 ORDER BY e.seq DESC LIMIT 2",
+        uuid.UUID(world.production_id),
+        uuid.UUID(item["id"]),
+    )
+    assert [(r["kind"], r["verdict"]) for r in last] == [
+        ("verification", "STOP"),
+        ("item.quarantined", None),
+    ]
+
+
+async def test_two_hand_off_scans_of_one_item_in_one_batch_are_decided_one_after_the_other(
+    app_pool: asyncpg.Pool, db: asyncpg.Connection, world: World, client: AsyncTestClient[Any]
+) -> None:
+    # A copied tag scanned for hand-offs to two performers at once, by two phones: both
+    # were decided before either was stored. The second must be decided again with the
+    # first on record (the duplicate-tag rule compares a hand-off with earlier ones).
+    from api.recorder import _Entry, _write
+
+    item = await ready_item(client, world)
+    iid = uuid.UUID(item["id"])
+    tag_id = await db.fetchval("SELECT id FROM tags WHERE item_id = $1", iid)
+    production = uuid.UUID(world.production_id)
+    versions = (
+        await _version(db, iid),
+        await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", production),
+    )
+    loop = asyncio.get_running_loop()
+    batch = []
+    for device, to in (("phone-A", "Ava"), ("phone-B", "Bo")):
+        vid = uuid.uuid4()
+        args = [vid, None, production, "PC-TEST", tag_id, iid, "CLEARED", [], True]
+        args += ["checkout", to, "code", None, "user:test", device, False, None]
+        batch.append(_Entry(args, canonical({"v": str(vid)}), versions, loop.create_future()))
+    async with app_pool.acquire() as conn:
+        first, second = await _write(conn, batch)
+    assert isinstance(first, asyncpg.Record)
+    assert isinstance(second, StaleFacts)
+    stored = await db.fetchval(
+        "SELECT count(*) FROM verifications WHERE id = ANY($1)", [e.args[0] for e in batch]
+    )
+    assert stored == 1
