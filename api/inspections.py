@@ -23,7 +23,15 @@ from api.state import AUTHED, services
 from api.uploads import optional_photo, save_optional_photo
 from verifier.rules import CLEARABLE_CLASSES, Policy
 
-__all__ = ["InspectionController", "PolicyController"]
+__all__ = ["InspectionController", "PolicyController", "check_policy"]
+
+
+def check_policy(policy: Policy) -> None:
+    """Refuse a policy that would make a restricted class clearable (its number limits
+    are part of the Policy type: out of range is a 400 when the body is read)."""
+    bad = sorted(set(policy.clearable_classes) - CLEARABLE_CLASSES)
+    if bad:
+        raise ClientException(f"These classes can never be cleared: {', '.join(bad)}.")
 
 
 class InspectionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -128,17 +136,7 @@ class PolicyController(Controller):
     ) -> Policy:
         """Replace the policy (prop master). Restricted classes can never be made clearable."""
         principal.require(production_id, Perm.ACT)
-        bad = sorted(set(data.clearable_classes) - CLEARABLE_CLASSES)
-        if bad:
-            raise ClientException(f"These classes can never be cleared: {', '.join(bad)}.")
-        limits = (
-            (data.inspection_max_age_hours, 0, 24 * 365, "inspection_max_age_hours"),
-            (data.offline_snapshot_max_age_hours, 0, 24 * 7, "offline_snapshot_max_age_hours"),
-            (data.verification_valid_minutes, 1, 24 * 60, "verification_valid_minutes"),
-        )
-        for value, low, high, name in limits:
-            if not low <= value <= high:
-                raise ClientException(f"{name} must be between {low} and {high}.")
+        check_policy(data)
         encoded = msgspec.json.encode(data).decode()
         async with conn.transaction():
             previous = await conn.fetchval(q("set_policy"), production_id, encoded)

@@ -79,7 +79,9 @@ class MediaController(Controller):
         """One stored photo, if the signature matches."""
         svc = services(state)
         sig = request.query_params.get("s", "")
-        if not _SHA.match(sha) or not hmac.compare_digest(sig, _sign(svc.media_key, sha)):
+        # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError (a 500).
+        given = sig.encode("utf-8", "surrogatepass")
+        if not _SHA.match(sha) or not hmac.compare_digest(given, _sign(svc.media_key, sha).encode()):
             raise NotFoundException("Not found.")
         etag = f'"{sha}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}

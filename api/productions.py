@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from api import auth
 from api.auth import Perm, Principal
 from api.events import append
+from api.inspections import check_policy
 from api.schemas import (
     Email,
     MemberIn,
@@ -61,6 +62,7 @@ class ProductionController(Controller):
             raise NotFoundException("Not found.")
         if role != "studio_admin":
             raise PermissionDeniedException("Only a studio admin creates productions.")
+        check_policy(data.policy)
         async with conn.transaction():
             row = await conn.fetchrow(
                 q("insert_production"),

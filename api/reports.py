@@ -96,9 +96,12 @@ def parse_range(
     A bare date as ``to`` includes that whole day.
     """
     to = _when(end, "to") or now
-    if end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):
-        to += timedelta(days=1)
-    frm = _when(start, "from") or max(created_at, to - timedelta(days=_DEFAULT_DAYS))
+    try:
+        if end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):
+            to += timedelta(days=1)
+        frm = _when(start, "from") or max(created_at, to - timedelta(days=_DEFAULT_DAYS))
+    except OverflowError:  # a date at the end (or start) of the calendar
+        raise ClientException("The report's dates are out of range.") from None
     if frm >= to:
         raise ClientException("'from' must be before 'to'.")
     if to - frm > timedelta(days=MAX_RANGE_DAYS):

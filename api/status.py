@@ -8,7 +8,8 @@ NOT FIREARM-FREE
                            functional firearm) that is not retired: active, quarantined
                            and missing ones all count, since all may still be on set
   serious_incidents        an unresolved incident of kind suspected_functional,
-                           unregistered_weapon_found or possible_duplicate_tag
+                           unregistered_weapon_found, possible_duplicate_tag or
+                           offline_clearance_disputed
 AT RISK
   open_incidents           any other unresolved incident
   missing_items            an item reported missing

@@ -180,6 +180,10 @@ def _offline_verdict(body: VerifyRequest) -> rules.Verdict:
     )
 
 
+#: STOP reasons an offline CLEARED may meet only because time passed between the scan
+#: and its replay (the server decides as of the replay): no dispute on these alone.
+_SINCE_THE_SCAN = frozenset({"inspection_stale"})
+
 #: Decide-and-record attempts of one scan whose facts keep changing (each retry reads
 #: them afresh; a third change within one request is a 503 and the phone scans again).
 _ATTEMPTS = 3
@@ -387,6 +391,9 @@ class VerifyController(Controller):
         item = _item_view(facts_row, svc.media_key)
         if item is not None and facts_row.view is None and canonical_code is not None:
             svc.facts.keep_view(canonical_code, facts_row.row, item)
+        # The answer is always the server's own verdict: an offline scan is recorded as
+        # the phone showed it, but never answered CLEARED unless the server says so.
+        verdict = server_verdict
         out = VerifyOut(
             verdict=verdict.verdict,
             reasons=list(verdict.reasons),
@@ -419,8 +426,19 @@ class VerifyController(Controller):
         )
         verdict = rules.decide(facts)
         server_verdict = verdict
+        disputed: rules.Verdict | None = None
         if body.offline is not None:
+            # Recorded as the phone showed it (the record says what the person was
+            # told), answered with the server's own verdict (never a CLEARED the server
+            # did not decide). A CLEARED that the server calls STOP for a reason other
+            # than time passing since the scan is an incident: someone may hold an item
+            # they were told was cleared (quarantined since the snapshot, say, or a
+            # client that was never offline claiming a CLEARED).
             verdict = _offline_verdict(body)
+            if verdict.verdict == "CLEARED" and any(
+                r.code not in _SINCE_THE_SCAN for r in server_verdict.reasons
+            ):
+                disputed = server_verdict
         same = facts_row.same_production
         item_id = row["item_id"] if same and row is not None else None
         tag_id = row["tag_id"] if same and row is not None else None
@@ -463,8 +481,11 @@ class VerifyController(Controller):
             body.offline is not None,
             body.client_time,
         ]
-        duplicate = "possible_duplicate_tag" in reasons
-        if processed is None and not duplicate:
+        duplicate = any(
+            r.code == "possible_duplicate_tag"
+            for r in (*verdict.reasons, *server_verdict.reasons)
+        )
+        if processed is None and not duplicate and disputed is None:
             # The common case: one statement and one commit, shared with the verifies of
             # this production that arrive meanwhile (group commit, api/recorder.py).
             stored = await record_verification(db, args, canonical(event), versions)
@@ -486,6 +507,22 @@ class VerifyController(Controller):
                     stored = await store_now(conn, args, canonical(event), versions)
                     if stored is None:  # a concurrent replay won: this photo row goes too
                         raise Replayed
+                    if disputed is not None:
+                        await open_incident(
+                            conn,
+                            production_id=production_id,
+                            item_id=item_id,
+                            kind="offline_clearance_disputed",
+                            description=(
+                                "Shown CLEARED offline (snapshot of "
+                                f"{body.offline.snapshot_at.isoformat()}), but the registry "
+                                "says STOP: "
+                                + ", ".join(r.code for r in disputed.reasons)
+                                + ". Find the item and who holds it."
+                            ),
+                            actor="system",
+                            verification_id=verification_id,
+                        )
                     if duplicate:
                         await open_incident(
                             conn,

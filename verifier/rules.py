@@ -47,7 +47,12 @@ ItemStatus = Literal["active", "quarantined", "missing", "retired"]
 TagStatus = Literal["active", "revoked", "superseded"]
 # Limits and counts are never negative, and every time carries its zone: a negative
 # limit would switch a rule off, and a zone-less time cannot be compared safely.
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+# Policy limits. Bounded above too: a policy of 1e300 hours overflowed the server's
+# date arithmetic (every verify a 500) while phones, computing in plain numbers,
+# answered CLEARED on a year-old inspection (found by review).
+_Hours = Annotated[float, msgspec.Meta(ge=0, le=24 * 365)]
+_SnapshotHours = Annotated[float, msgspec.Meta(ge=0, le=24 * 7)]
+_Minutes = Annotated[float, msgspec.Meta(ge=1, le=24 * 60)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 When = Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -104,15 +109,15 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         "deactivated",
     )
     #: A passing inspection must be at most this old (hours); 0 turns the rule off.
-    inspection_max_age_hours: NonNegative = 12.0
+    inspection_max_age_hours: _Hours = 12.0
     #: A passing inspection must be newer than the item's last incident.
     require_inspection_since_incident: bool = True
     #: CLEARED stays provisional until the scanning person confirms a visual match.
     visual_confirmation_required: bool = True
     #: An offline verdict may use a snapshot at most this old (hours).
-    offline_snapshot_max_age_hours: NonNegative = 8.0
+    offline_snapshot_max_age_hours: _SnapshotHours = 8.0
     #: A verification is good for a hand-off for this many minutes.
-    verification_valid_minutes: NonNegative = 10.0
+    verification_valid_minutes: _Minutes = 10.0
 
 
 class TagFacts(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ WITH incident_facts AS (
 ), open_incidents AS (
     SELECT id, item_id, created_at,
            kind IN ('suspected_functional', 'unregistered_weapon_found',
-                    'possible_duplicate_tag') AS serious
+                    'possible_duplicate_tag', 'offline_clearance_disputed') AS serious
     FROM incident_facts WHERE resolved_at IS NULL
 ), per_item AS (
     -- The last incident about each item, and the last resolution of one.

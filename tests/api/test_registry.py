@@ -124,8 +124,9 @@ async def test_register_with_photos_in_one_request(
     )
     assert again.status_code == 304
     # A forged signature finds nothing.
-    forged = photos[0]["thumb_url"].split("?s=")[0] + "?s=" + "0" * 32
-    assert (await client.get(forged)).status_code == 404
+    for sig in ("0" * 32, "\u00e9", ""):
+        forged = photos[0]["thumb_url"].split("?s=")[0] + "?s=" + sig
+        assert (await client.get(forged)).status_code == 404, sig
 
 
 async def test_a_bad_photo_leaves_no_item_behind(
@@ -468,3 +469,29 @@ async def test_an_enrolled_phone_signing_out_is_recorded_in_its_production_chain
     token_id = msgspec.json.decode(enrolled["body"])["token_id"]
     assert msgspec.json.decode(signed_out["body"]) == {"token_id": token_id}
     assert signed_out["actor"] == f"device:{token_id}"
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"inspection_max_age_hours": 1e300},
+        {"offline_snapshot_max_age_hours": 1e9},
+        {"verification_valid_minutes": 0},
+        {"clearable_classes": ["non_firing_replica", "blank_firing"]},
+    ],
+)
+async def test_a_policy_out_of_bounds_is_refused_when_set_and_when_a_production_is_created(
+    client: AsyncTestClient[Any], world: World, policy: dict[str, Any]
+) -> None:
+    r = await client.put(
+        f"/api/v1/productions/{world.production_id}/policy",
+        json=policy,
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 400, r.text
+    r = await client.post(
+        "/api/v1/productions",
+        json={"studio_id": world.studio_id, "name": "Bad policy", "policy": policy},
+        headers=world.h("studio_admin"),
+    )
+    assert r.status_code == 400, r.text

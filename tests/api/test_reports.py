@@ -155,3 +155,17 @@ async def test_reports_are_for_readers_of_the_production(
     for role in ("q_prop_master", "other_studio_admin"):
         r = await client.get(_url(filled, format="csv"), headers=filled.h(role))
         assert r.status_code == 404, role
+
+
+@pytest.mark.parametrize(
+    "params", [{"to": "9999-12-31"}, {"to": "0001-01-05T00:00:00"}, {"from": "0001-01-01"}]
+)
+async def test_dates_at_the_ends_of_the_calendar_are_a_400(
+    client: AsyncTestClient[Any], world: World, params: dict[str, str]
+) -> None:
+    r = await client.get(
+        f"/api/v1/productions/{world.production_id}/reports",
+        params={"format": "json", **params},
+        headers=world.h("auditor"),
+    )
+    assert r.status_code == 400, r.text

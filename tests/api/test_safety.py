@@ -450,3 +450,64 @@ async def test_a_record_with_a_photo_sent_twice_stores_one_photo(
         uuid.UUID(item["id"]),
     )
     assert [(p["purpose"], p["n"]) for p in photos] == [("incident", 1), ("inspection", 1)]
+
+
+def _offline_cleared(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": item["tag"]["code"],
+        "client_id": str(uuid.uuid4()),
+        "client_time": "2026-01-01T01:00:00Z",
+        "offline": {
+            "verdict": "CLEARED",
+            "reasons": [],
+            "needs_confirmation": True,
+            "snapshot_at": "2026-01-01T00:00:00Z",
+        },
+    }
+
+
+async def _incidents_of(client: AsyncTestClient[Any], w: World, item_id: str) -> list[Any]:
+    r = await client.get(f"/api/v1/productions/{w.production_id}/incidents", headers=w.h("auditor"))
+    return [i for i in r.json() if i["item_id"] == item_id]
+
+
+async def test_a_claimed_offline_cleared_is_never_answered_cleared_and_is_an_incident(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Any client can say it decided offline. A functional firearm "cleared offline":
+    # the record keeps what the client says it showed, but the answer is the server's
+    # STOP, and the disagreement is a serious incident that quarantines the item.
+    w = await make_world(db, client)
+    gun = await ready_item(client, w, capability_class="functional_firearm")
+    answer = await verify(client, w, **_offline_cleared(gun))
+    assert answer["verdict"] == "STOP"
+    assert "restricted_class" in reason_codes(answer)
+    stored = await db.fetchrow(
+        "SELECT verdict, method FROM verifications WHERE id = $1",
+        uuid.UUID(answer["verification_id"]),
+    )
+    assert (stored["verdict"], stored["method"]) == ("CLEARED", "offline")
+    (incident,) = await _incidents_of(client, w, gun["id"])
+    assert incident["kind"] == "offline_clearance_disputed"
+    assert incident["verification_id"] == answer["verification_id"]
+    status = (
+        await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
+    ).json()
+    assert "serious_incidents" in [r["code"] for r in status["reasons"]]
+
+
+async def test_an_offline_cleared_of_an_item_quarantined_since_the_snapshot_is_an_incident(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    quarantined = await ready_item(client, world)
+    await inspect(client, world, quarantined["id"], result="fail")
+    # The same offline CLEARED for both: only the one the registry now calls STOP for a
+    # reason of its own (not the time since the scan) is disputed.
+    assert (await verify(client, world, **_offline_cleared(item)))["verdict"] == "CLEARED"
+    assert await _incidents_of(client, world, item["id"]) == []
+    answer = await verify(client, world, **_offline_cleared(quarantined))
+    assert answer["verdict"] == "STOP"
+    (incident,) = await _incidents_of(client, world, quarantined["id"])
+    assert incident["kind"] == "offline_clearance_disputed"
+    assert "quarantined" in incident["description"]

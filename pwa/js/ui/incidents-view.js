@@ -16,6 +16,13 @@ const KINDS = {
   other: "Something else",
 };
 
+// Incidents the system opens itself (not offered in the report form).
+const SYSTEM_KINDS = {
+  possible_duplicate_tag: "Tag seen in two places at once",
+  code_probing: "Many unknown codes from one phone",
+  offline_clearance_disputed: "Cleared offline, but the registry says STOP",
+};
+
 export class IncidentsView {
   constructor(app, mode = "", itemId = null) {
     this.app = app;
@@ -52,7 +59,7 @@ export class IncidentsView {
               h(
                 "li",
                 {},
-                h("strong", {}, KINDS[i.kind] ?? i.kind),
+                h("strong", {}, KINDS[i.kind] ?? SYSTEM_KINDS[i.kind] ?? i.kind),
                 i.item_name ? ` — ${i.item_name}` : "",
                 h("br"),
                 h("span", { class: "muted" }, dateTime(i.created_at)),
