@@ -81,7 +81,9 @@ class MediaController(Controller):
         sig = request.query_params.get("s", "")
         # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError (a 500).
         given = sig.encode("utf-8", "surrogatepass")
-        if not _SHA.match(sha) or not hmac.compare_digest(given, _sign(svc.media_key, sha).encode()):
+        if not _SHA.match(sha) or not hmac.compare_digest(
+            given, _sign(svc.media_key, sha).encode()
+        ):
             raise NotFoundException("Not found.")
         etag = f'"{sha}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=31536000, immutable"}

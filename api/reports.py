@@ -133,7 +133,14 @@ def _cell(value: Any) -> str:
         return "; ".join(_cell(v) for v in value)
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        # An item named "=HYPERLINK(...)" would run as a formula when an auditor opens
+        # the CSV in a spreadsheet (OWASP: CSV injection); the JSON report is verbatim.
+        return "'" + value
     return str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class _Sink:

@@ -354,6 +354,13 @@ class VerifyController(Controller):
             replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
             if replay is not None:
                 principal.require(replay["production_id"], Perm.VERIFY)
+                if replay["code_scanned"] != text[:64]:
+                    # Not a resend of the same scan: its stored answer is about another
+                    # tag, which this caller must not take for an answer about this one.
+                    raise HTTPException(
+                        status_code=409,
+                        detail="This client_id was already used for a scan of another code.",
+                    )
                 return self._replayed(replay)
 
         scan = _Scan(
@@ -482,8 +489,7 @@ class VerifyController(Controller):
             body.client_time,
         ]
         duplicate = any(
-            r.code == "possible_duplicate_tag"
-            for r in (*verdict.reasons, *server_verdict.reasons)
+            r.code == "possible_duplicate_tag" for r in (*verdict.reasons, *server_verdict.reasons)
         )
         if processed is None and not duplicate and disputed is None:
             # The common case: one statement and one commit, shared with the verifies of
@@ -507,7 +513,7 @@ class VerifyController(Controller):
                     stored = await store_now(conn, args, canonical(event), versions)
                     if stored is None:  # a concurrent replay won: this photo row goes too
                         raise Replayed
-                    if disputed is not None:
+                    if disputed is not None and body.offline is not None:
                         await open_incident(
                             conn,
                             production_id=production_id,

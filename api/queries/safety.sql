@@ -123,7 +123,11 @@ SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmati
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id
-WHERE v.id = $1 OR v.client_id = $1;
+WHERE v.id = $1 OR v.client_id = $1
+-- The server's own id first: a client may have chosen another verification's id as
+-- its client_id.
+ORDER BY v.id = $1 DESC
+LIMIT 1;
 
 -- name: insert_checkout_at
 -- Demo data only: a hand-off recorded as made at a given time (to show overdue items).

@@ -48,7 +48,11 @@ SELECT v.id, v.production_id, v.code_scanned, v.tag_id, v.item_id, v.verdict, v.
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id
-WHERE v.id = $1 OR v.client_id = $1;
+WHERE v.id = $1 OR v.client_id = $1
+-- The server's own id first: a client may have chosen another verification's id as
+-- its client_id.
+ORDER BY v.id = $1 DESC
+LIMIT 1;
 
 -- name: insert_confirmation
 -- The scanning person's visual check of a verification (once).

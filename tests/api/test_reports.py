@@ -169,3 +169,23 @@ async def test_dates_at_the_ends_of_the_calendar_are_a_400(
         headers=world.h("auditor"),
     )
     assert r.status_code == 400, r.text
+
+
+async def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    from tests.api.helpers import new_production
+
+    pid = await new_production(client, world, "Formula")
+    there = World({**world.__dict__, "production_id": pid})
+    await register(client, there, name='=HYPERLINK("http://x.test","open")')
+    r = await client.get(
+        f"/api/v1/productions/{pid}/reports?format=csv", headers=world.h("auditor")
+    )
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    (row,) = csv.DictReader(io.TextIOWrapper(z.open("items.csv"), encoding="utf-8"))
+    assert row["name"] == '\'=HYPERLINK("http://x.test","open")'
+    r = await client.get(
+        f"/api/v1/productions/{pid}/reports?format=json", headers=world.h("auditor")
+    )
+    assert [i["name"] for i in r.json()["items"]] == ['=HYPERLINK("http://x.test","open")']

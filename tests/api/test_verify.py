@@ -232,3 +232,40 @@ async def test_stale_inspection_policy(client: AsyncTestClient[Any], db: Any) ->
     assert reason_codes(await verify(client, w, item["tag"]["code"])) == ["inspection_stale"]
     await inspect(client, w, item["id"])
     assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
+
+
+async def test_a_client_id_reused_for_another_code_is_refused(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    cleared = await ready_item(client, world)
+    other = await register(client, world, capability_class="functional_firearm")
+    cid = str(uuid.uuid4())
+    first = await verify(client, world, cleared["tag"]["code"], client_id=cid)
+    assert first["verdict"] == "CLEARED"
+    # The same scan sent again: its stored answer.
+    again = await verify(client, world, cleared["tag"]["code"], client_id=cid)
+    assert again["verification_id"] == first["verification_id"]
+    # Another code under the same client_id: not that scan's CLEARED.
+    r = await client.post(
+        "/api/v1/verify",
+        json={"code": other["tag"]["code"], "client_id": cid},
+        headers=world.h("scanner"),
+    )
+    assert r.status_code == 409, r.text
+
+
+async def test_a_verification_is_found_by_its_own_id_before_a_client_id_equal_to_it(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    real = await verify(client, world, item["tag"]["code"])
+    # Another scan whose client-chosen id is the first one's server id.
+    await verify(client, world, item["tag"]["code"], client_id=real["verification_id"])
+    for _ in range(3):
+        r = await client.post(
+            f"/api/v1/verifications/{real['verification_id']}/confirm",
+            json={"match": True},
+            headers=world.h("scanner"),
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["verification_id"] == real["verification_id"]
