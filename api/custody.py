@@ -172,11 +172,18 @@ class CustodyController(Controller):
         if v["item_id"] is None or v["tag_code"] is None:
             return _refused("That scan did not identify an item of this production.")
         handed_at = data.client_time if data.offline else None
-        problem = await self._handoff_problem(conn, production_id, v, data.performer, handed_at)
-        if problem is not None and not data.offline:
-            return _refused(*problem)
         try:
             async with conn.transaction():
+                # The item's row first: every write its verdict reads (a quarantine, an
+                # incident, a revoked tag, another hand-off) updates that row, so the
+                # check below sees all of them that committed, and none can land
+                # between the check and this hand-off.
+                await conn.fetchrow(q("item_lock"), v["item_id"])
+                problem = await self._handoff_problem(
+                    conn, production_id, v, data.performer, handed_at
+                )
+                if problem is not None and not data.offline:
+                    return _refused(*problem)
                 row = await conn.fetchrow(
                     q("insert_checkout"),
                     data.client_id,

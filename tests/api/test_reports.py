@@ -172,13 +172,11 @@ async def test_dates_at_the_ends_of_the_calendar_are_a_400(
 
 
 async def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(
-    client: AsyncTestClient[Any], world: World
+    client: AsyncTestClient[Any], db: asyncpg.Connection
 ) -> None:
-    from tests.api.helpers import new_production
-
-    pid = await new_production(client, world, "Formula")
-    there = World({**world.__dict__, "production_id": pid})
-    await register(client, there, name='=HYPERLINK("http://x.test","open")')
+    world = await make_world(db, client)  # its own: the shared one's members stay as they are
+    pid = world.production_id
+    await register(client, world, name='=HYPERLINK("http://x.test","open")')
     r = await client.get(
         f"/api/v1/productions/{pid}/reports?format=csv", headers=world.h("auditor")
     )

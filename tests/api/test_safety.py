@@ -511,3 +511,37 @@ async def test_an_offline_cleared_of_an_item_quarantined_since_the_snapshot_is_a
     (incident,) = await _incidents_of(client, world, quarantined["id"])
     assert incident["kind"] == "offline_clearance_disputed"
     assert "quarantined" in incident["description"]
+
+
+async def test_a_quarantine_committed_while_a_hand_off_waits_for_the_item_refuses_it(
+    client: AsyncTestClient[Any], world: World, database: str
+) -> None:
+    # Another process quarantines the item while a hand-off is being recorded. Before,
+    # the hand-off was checked on the facts from before the quarantine, then stored.
+    import threading
+
+    import asyncpg
+
+    item = await ready_item(client, world)
+    scan = await handoff_scan(client, world, item, "Alex")
+    holding = threading.Event()
+
+    async def other_process() -> None:
+        conn = await asyncpg.connect(database)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE items SET status = 'quarantined' WHERE id = $1", uuid.UUID(item["id"])
+                )
+                holding.set()
+                await asyncio.sleep(1.0)
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(other_process()))
+    thread.start()
+    assert holding.wait(10)
+    r = await check_out(client, world, scan["verification_id"], "Alex")
+    thread.join()
+    assert r.status_code == 409, r.text
+    assert "quarantined" in [x["code"] for x in r.json()["reasons"]]
