@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
 from api import abuse, auth
+from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
 from api.schemas import EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
@@ -163,6 +164,7 @@ class EnrollmentController(Controller):
         code = auth.new_secret("pce")
         minutes = services(state).settings.enrollment_minutes
         async with conn.transaction():
+            await refuse_if_archived(conn, production_id)
             expires = await conn.fetchval(
                 q("insert_enrollment_code"),
                 auth.hash_secret(code),

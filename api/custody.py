@@ -19,6 +19,7 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.errors import json_error
 from api.events import append
@@ -178,6 +179,7 @@ class CustodyController(Controller):
                 # incident, a revoked tag, another hand-off) updates that row, so the
                 # check below sees all of them that committed, and none can land
                 # between the check and this hand-off.
+                await refuse_if_archived(conn, production_id)
                 await conn.fetchrow(q("item_lock"), v["item_id"])
                 problem = await self._handoff_problem(
                     conn, production_id, v, data.performer, handed_at

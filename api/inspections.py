@@ -12,6 +12,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException
 
+from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
 from api.forms import json_or_multipart
@@ -76,6 +77,7 @@ class InspectionController(Controller):
         """
         production_id = await item_production(conn, principal, item_id)
         principal.require(production_id, Perm.ACT)
+        await refuse_if_archived(conn, production_id)
         data, files = await json_or_multipart(
             request, InspectionIn, json_field="inspection", file_field="photo"
         )
@@ -137,6 +139,7 @@ class PolicyController(Controller):
         """Replace the policy (prop master). Restricted classes can never be made clearable."""
         principal.require(production_id, Perm.ACT)
         check_policy(data)
+        await refuse_if_archived(conn, production_id)
         encoded = msgspec.json.encode(data).decode()
         async with conn.transaction():
             previous = await conn.fetchval(q("set_policy"), production_id, encoded)

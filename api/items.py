@@ -15,6 +15,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
 from litestar.params import Body, Parameter
 
+from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
 from api.forms import json_or_multipart
@@ -272,6 +273,7 @@ class ItemController(Controller):
         principal.require(production_id, Perm.ACT)
         key = services(state).media_key
         async with conn.transaction():
+            await refuse_if_archived(conn, production_id)
             row = await conn.fetchrow(q("item_for_update"), item_id)
             if row["version"] != data.version:
                 raise HTTPException(
@@ -380,6 +382,7 @@ class ItemController(Controller):
         svc = services(state)
         (processed,) = await process_uploads(svc, [await read_upload(data.photo, svc)])
         async with conn.transaction():
+            await refuse_if_archived(conn, production_id)
             row = await save_photo(
                 conn,
                 processed,

@@ -109,6 +109,21 @@ class ProductionController(Controller):
                 return production_out(row)
             out = production_out(row)
             await append(conn, production_id, "production.archived", principal.actor, None, {})
+            # Its phones are signed out: they would otherwise keep reading the snapshot
+            # (every tag code) of a production nobody works on any more.
+            devices = [
+                r["id"] for r in await conn.fetch(q("revoke_production_devices"), production_id)
+            ]
+            for token_id in devices:
+                await append(
+                    conn,
+                    production_id,
+                    "device.signed_out",
+                    principal.actor,
+                    None,
+                    {"token_id": token_id, "why": "production archived"},
+                )
+        auth.forget_all()
         return out
 
     @get("/{production_id:uuid}/members", operation_id="listMembers")

@@ -11,6 +11,7 @@ from litestar import Controller, get, post
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Parameter
 
+from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
 from api.schemas import TagOut
@@ -93,6 +94,7 @@ class TagController(Controller):
             raise NotFoundException("Not found.")
         principal.require(production_id, Perm.ACT)
         async with conn.transaction():
+            await refuse_if_archived(conn, production_id)
             return await issue_tag(conn, production_id, item_id, principal.actor)
 
     @post("/tags/{tag_id:uuid}/revoke", operation_id="revokeTag", status_code=200)

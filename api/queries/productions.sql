@@ -52,6 +52,16 @@ RETURNING (SELECT role FROM prev) AS previous_role;
 -- Remove a member; returns their role.
 DELETE FROM production_members WHERE production_id = $1 AND user_id = $2 RETURNING role;
 
+-- name: production_status_for_write
+-- A production's status, its row share-locked until the transaction ends (api/archive.py).
+SELECT status FROM productions WHERE id = $1 FOR SHARE;
+
+-- name: revoke_production_devices
+-- Sign out every phone enrolled in a production (when it is archived).
+UPDATE tokens SET revoked_at = now()
+WHERE production_id = $1 AND user_id IS NULL AND revoked_at IS NULL
+RETURNING id;
+
 -- name: production_status
 -- Whether a production is active or archived.
 SELECT status FROM productions WHERE id = $1;

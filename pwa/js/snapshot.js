@@ -7,6 +7,32 @@ import { parseTime } from "./rules.js";
 
 const key = (productionId) => `snapshot:${productionId}`;
 
+// The latest time (ms) this phone's clock has shown since its last sync, and how far
+// behind that the clock may go (a small correction by the network's time) before its
+// offline verdicts stop trusting it.
+const LATEST = "clock:latest";
+const CLOCK_BACK_TOLERANCE_MS = 5 * 60 * 1000;
+
+/**
+ * The time to decide an offline verdict at, or null when the phone's clock cannot be
+ * trusted. Offline the clock is all there is, and two things would make stale facts
+ * look fresh (an old snapshot, an inspection past its limit): a clock that runs or was
+ * set slow, and a clock set back after the sync. The first is corrected by how far
+ * behind the server's clock it was at the sync (never forward: a fast clock only makes
+ * a verdict stricter). The second is caught by the latest time the phone has shown
+ * since that sync: a clock earlier than that cannot tell how long ago the sync was.
+ */
+export async function trustedNow(snapshot, local = Date.now()) {
+  const latest = (await kv.get(LATEST)) ?? 0;
+  if (local + CLOCK_BACK_TOLERANCE_MS < latest) return null;
+  if (local > latest) await kv.set(LATEST, local);
+  let behind = 0;
+  if (snapshot?.received_at && snapshot?.taken_at) {
+    behind = Math.max(0, parseTime(snapshot.taken_at) / 1000 - Date.parse(snapshot.received_at));
+  }
+  return new Date(local + behind);
+}
+
 export class SnapshotStore {
   constructor(api) {
     this.api = api;
@@ -25,8 +51,10 @@ export class SnapshotStore {
     const snapshot = await this.api.get(`/api/v1/productions/${productionId}/snapshot`, {
       timeout: 20000,
     });
-    snapshot.received_at = new Date().toISOString();
+    const received = Date.now();
+    snapshot.received_at = new Date(received).toISOString();
     await kv.set(key(productionId), snapshot);
+    await kv.set(LATEST, received); // the clock is measured against the server's again
     this.warmPhotos(snapshot);
     return snapshot;
   }

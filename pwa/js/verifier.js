@@ -4,7 +4,7 @@
 import { ApiError, NetworkError } from "./api.js";
 import { formatCode, parse } from "./codes.js";
 import { decideOrStop, stop } from "./rules.js";
-import { itemView, offlineFacts } from "./snapshot.js";
+import { itemView, offlineFacts, trustedNow } from "./snapshot.js";
 
 /**
  * A verification as the screens use it:
@@ -80,8 +80,10 @@ export class Verifier {
   async verifyOffline(text, body, extra) {
     this.onOffline();
     const snapshot = await this.snapshots.get(this.productionId);
-    const { facts, item } = offlineFacts(snapshot, text, { handoffTo: extra.handoff_to });
-    const verdict = decideOrStop(facts);
+    const now = await trustedNow(snapshot);
+    const { facts, item } = offlineFacts(snapshot, text, { handoffTo: extra.handoff_to, now: now ?? undefined });
+    // A clock set back since the sync: nobody can say how old the snapshot is.
+    const verdict = now ? decideOrStop(facts) : stop("offline_snapshot_stale");
     const result = {
       ...fromServer({ ...verdict, item: itemView(item) }, extra),
       offline: true,
@@ -160,8 +162,9 @@ export class Verifier {
     // Offline: decide again from the snapshot with the person's answer.
     this.onOffline();
     const snapshot = await this.snapshots.get(this.productionId);
-    const { facts } = offlineFacts(snapshot, result.code ?? "", { handoffTo: result.handoff_to, visualMatch: match });
-    let verdict = decideOrStop(facts);
+    const now = await trustedNow(snapshot);
+    const { facts } = offlineFacts(snapshot, result.code ?? "", { handoffTo: result.handoff_to, visualMatch: match, now: now ?? undefined });
+    let verdict = now ? decideOrStop(facts) : stop("offline_snapshot_stale");
     if (result.verdict === "STOP" && verdict.verdict === "CLEARED") verdict = { ...result }; // a STOP stays STOP
     await this.outbox.add({
       path: `/api/v1/verifications/${id}/confirm`,

@@ -545,3 +545,71 @@ async def test_a_quarantine_committed_while_a_hand_off_waits_for_the_item_refuse
     thread.join()
     assert r.status_code == 409, r.text
     assert "quarantined" in [x["code"] for x in r.json()["reasons"]]
+
+
+async def test_an_archived_production_takes_no_new_changes_but_its_safety_records(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    from tests.api.helpers import jpeg
+
+    w = await make_world(db, client)
+    pid = w.production_id
+    item = await ready_item(client, w)
+    out = await ready_item(client, w)
+    scan = await handoff_scan(client, w, out, "Alex")
+    assert (await check_out(client, w, scan["verification_id"], "Alex")).status_code == 201
+    later = await handoff_scan(client, w, item, "Bo")
+    r = await client.post(f"/api/v1/productions/{pid}/enrollment-codes", headers=w.h("prop_master"))
+    r = await client.post("/api/v1/auth/enroll", json={"code": r.json()["code"]})
+    phone = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert (await client.get("/api/v1/auth/me", headers=phone)).status_code == 200
+
+    r = await client.post(f"/api/v1/productions/{pid}/archive", headers=w.h("studio_admin"))
+    assert r.status_code == 200, r.text
+    # Its phones are signed out.
+    assert (await client.get("/api/v1/auth/me", headers=phone)).status_code == 401
+    pm = w.h("prop_master")
+    refused = {
+        "editItem": await client.patch(
+            f"/api/v1/items/{item['id']}",
+            json={"version": item["version"], "name": "x"},
+            headers=pm,
+        ),
+        "addItemPhoto": await client.post(
+            f"/api/v1/items/{item['id']}/photos",
+            files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
+            headers=pm,
+        ),
+        "issueTag": await client.post(f"/api/v1/items/{item['id']}/tags", headers=pm),
+        "recordInspection": await client.post(
+            f"/api/v1/items/{item['id']}/inspections",
+            json={"kind": "before_use", "result": "pass"},
+            headers=pm,
+        ),
+        "setPolicy": await client.put(
+            f"/api/v1/productions/{pid}/policy", json={"inspection_max_age_hours": 24}, headers=pm
+        ),
+        "createEnrollmentCode": await client.post(
+            f"/api/v1/productions/{pid}/enrollment-codes", headers=pm
+        ),
+        "checkOut": await check_out(client, w, later["verification_id"], "Bo"),
+    }
+    for op, r in refused.items():
+        assert r.status_code == 400, (op, r.text)
+        assert "archived" in r.json()["detail"], op
+    # What safety needs is still recorded: an incident, a check-in, a revoked tag.
+    r = await client.post(
+        f"/api/v1/productions/{pid}/incidents",
+        json={"kind": "missing", "item_id": item["id"], "description": "not in the crate"},
+        headers=w.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    back = await verify(client, w, out["tag"]["code"], role="prop_master", purpose="checkin")
+    r = await client.post(
+        f"/api/v1/productions/{pid}/checkins",
+        json={"verification_id": back["verification_id"]},
+        headers=pm,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(f"/api/v1/tags/{out['tag']['id']}/revoke", headers=pm)
+    assert r.status_code == 200, r.text

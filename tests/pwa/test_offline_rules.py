@@ -319,3 +319,35 @@ async def test_typing_feedback_while_entering_a_code(phone_page: Any, static_bas
         list(cases),
     )
     assert got == list(cases.values())
+
+
+async def test_offline_time_corrects_a_slow_clock_and_distrusts_one_set_back(
+    phone_page: Any, static_base_url: str
+) -> None:
+    # A phone 4 h slow must not let a 12 h inspection limit run to 16 h, nor an 8 h
+    # snapshot limit to 12 h; a clock set back after the sync cannot be trusted at all.
+    await _open(phone_page, static_base_url)
+    seen = await phone_page.evaluate(
+        """async () => {
+          const { trustedNow } = await import('/js/snapshot.js');
+          const { kv } = await import('/js/db.js');
+          await kv.set('clock:latest', 0);
+          const at = (iso) => Date.parse(iso);
+          const iso = (d) => (d === null ? null : d.toISOString());
+          const taken = '2026-06-01T12:00:00Z';
+          const slow = { taken_at: taken, received_at: '2026-06-01T08:00:00Z' };
+          const fast = { taken_at: taken, received_at: '2026-06-01T13:00:00Z' };
+          return [
+            iso(await trustedNow(slow, at('2026-06-01T08:01:00Z'))),
+            iso(await trustedNow(fast, at('2026-06-01T13:01:00Z'))),
+            iso(await trustedNow(fast, at('2026-06-01T12:58:00Z'))),
+            iso(await trustedNow(fast, at('2026-06-01T12:30:00Z'))),
+          ];
+        }"""
+    )
+    assert seen == [
+        "2026-06-01T12:01:00.000Z",  # 4 h slow at the sync: corrected
+        "2026-06-01T13:01:00.000Z",  # fast: never corrected back (only stricter)
+        "2026-06-01T12:58:00.000Z",  # set back 3 min (a network time fix): tolerated
+        None,  # set back 31 min after the latest time shown: not trusted
+    ]
