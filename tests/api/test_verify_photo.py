@@ -114,3 +114,20 @@ async def test_busy_decoder_answers_503(client: AsyncTestClient[Any], world: Wor
         svc.decode_slots = slots
     assert r.status_code == 503
     assert r.headers["retry-after"]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        # Pairs whose two tags, side by side, the decoder used to read only one of (it
+        # stopped at the first pass that read a code, an 800 px copy): the photo was
+        # then answered for that one item instead of ambiguous_photo.
+        ("VEBBCHFFMYEKK7X746", "KQDCQVBDBWT71KTCX6"),
+        ("W734HSFHM0EEHACKV9", "0SX6R91H812WK7RCM6"),
+    ],
+)
+async def test_both_tags_side_by_side_are_read(pair: tuple[str, str]) -> None:
+    from verifier.decode import decode_image
+
+    found = {d.text for d in decode_image(tag_photo(*pair, angle=0)) if codes.is_valid(d.text)}
+    assert {codes.parse(t) for t in found} == set(pair)
