@@ -9,17 +9,17 @@ import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 
 from api import abuse, auth
 from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
-from api.schemas import EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
+from api.schemas import DeviceOut, EnrollIn, EnrollmentCodeOut, MeOut, SignInIn, TokenOut
 from api.sql import q
 from api.state import AUTHED, provide_conn, provide_principal, services
 
-__all__ = ["AccountController", "EnrollmentController"]
+__all__ = ["AccountController", "DeviceController", "EnrollmentController"]
 
 
 class AccountController(Controller):
@@ -187,3 +187,45 @@ class EnrollmentController(Controller):
             production_id=production_id,
             enroll_url=f"{base}/#enroll={code}",
         )
+
+
+class DeviceController(Controller):
+    """The phones enrolled in a production; a prop master signs out a lost one."""
+
+    path = "/api/v1/productions/{production_id:uuid}/devices"
+    tags = ["accounts"]
+    dependencies = AUTHED
+
+    @get("/", operation_id="listDevices")
+    async def list_devices(
+        self, production_id: UUID, principal: Principal, conn: asyncpg.Connection
+    ) -> list[DeviceOut]:
+        """The production's enrolled phones, signed out ones included (prop master)."""
+        principal.require(production_id, Perm.ACT)
+        return await _devices(conn, production_id)
+
+    @post("/{token_id:uuid}/revoke", operation_id="revokeDevice", status_code=200)
+    async def revoke(
+        self, production_id: UUID, token_id: UUID, principal: Principal, conn: asyncpg.Connection
+    ) -> list[DeviceOut]:
+        """Sign out one enrolled phone at once (lost or stolen: its token would otherwise
+        scan and read the production's snapshot, every tag code, for 30 days)."""
+        principal.require(production_id, Perm.ACT)
+        async with conn.transaction():
+            row = await conn.fetchrow(q("revoke_device"), production_id, token_id)
+            if row is None:
+                raise NotFoundException("No phone of this production is signed in with that id.")
+            await append(
+                conn,
+                production_id,
+                "device.signed_out",
+                principal.actor,
+                None,
+                {"token_id": token_id, "device_name": row["device_name"], "why": "revoked"},
+            )
+        auth.forget_all()  # the kept principal of that token goes too
+        return await _devices(conn, production_id)
+
+
+async def _devices(conn: asyncpg.Connection, production_id: UUID) -> list[DeviceOut]:
+    return [DeviceOut(**dict(r)) for r in await conn.fetch(q("production_devices"), production_id)]

@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
 from api.abuse import Limits
-from api.accounts import AccountController, EnrollmentController
+from api.accounts import AccountController, DeviceController, EnrollmentController
 from api.attest import AttestationController, WellKnownController
 from api.corrections import RecordController
 from api.custody import CustodyController
@@ -149,6 +149,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         health,
         AccountController,
         EnrollmentController,
+        DeviceController,
         ProductionController,
         StudioController,
         ItemController,

@@ -84,6 +84,14 @@ class EnrollmentCodeOut(_Out, frozen=True, kw_only=True):
     enroll_url: str
 
 
+class DeviceOut(_Out, frozen=True, kw_only=True):
+    id: UUID
+    device_name: str | None
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
 class MeOut(_Out, frozen=True, kw_only=True):
     user_id: UUID | None
     email: str | None

@@ -56,6 +56,20 @@ SELECT p.studio_id FROM production_members m JOIN productions p ON p.id = m.prod
 WHERE m.user_id = $1
 ORDER BY 1;
 
+-- name: production_devices
+-- The phones enrolled in a production, newest first (signed out ones too, for the record).
+SELECT id, device_name, created_at, expires_at, revoked_at
+FROM tokens WHERE production_id = $1 AND user_id IS NULL
+ORDER BY created_at DESC, id
+LIMIT 500;
+
+-- name: revoke_device
+-- Sign out one enrolled phone of a production (a lost or stolen phone); no row when it
+-- is not a phone of that production or was already signed out.
+UPDATE tokens SET revoked_at = now()
+WHERE id = $2 AND production_id = $1 AND user_id IS NULL AND revoked_at IS NULL
+RETURNING id, device_name;
+
 -- name: insert_enrollment_code
 -- A one-time enrollment code (hash only) for a production.
 INSERT INTO enrollment_codes (code_hash, production_id, created_by, expires_at)

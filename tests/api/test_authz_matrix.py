@@ -270,6 +270,19 @@ async def _enroll(ctx: Ctx, caller: str) -> Req:
     return Req("/api/v1/auth/enroll", {"json": {"code": r.json()["code"], "device_name": "t"}})
 
 
+async def _revoke_device(ctx: Ctx, caller: str) -> Req:
+    # A phone of its own each time (never the matrix's own device caller).
+    from api.auth import hash_secret
+
+    enroll = await _enroll(ctx, caller)
+    r = await ctx.client.post(enroll.path, **enroll.kwargs)
+    assert r.status_code == 200, r.text
+    token_id = await ctx.db.fetchval(
+        "SELECT id FROM tokens WHERE token_hash = $1", hash_secret(r.json()["token"])
+    )
+    return Req(f"/api/v1/productions/{ctx.p}/devices/{token_id}/revoke")
+
+
 async def _create_production(ctx: Ctx, caller: str) -> Req:
     name = f"New {secrets.token_hex(4)}"
     return Req("/api/v1/productions", {"json": {"studio_id": ctx.w.studio_id, "name": name}})
@@ -439,6 +452,15 @@ MATRIX: dict[str, Op] = {
         "/api/v1/productions/{production_id}/members/{user_id}",
         "401 204 403 403 403 403 403 404 404 404 404",
         _remove_member,
+    ),
+    "listDevices": Op(
+        "GET", "/api/v1/productions/{production_id}/devices", _act(200), _on_p("/devices")
+    ),
+    "revokeDevice": Op(
+        "POST",
+        "/api/v1/productions/{production_id}/devices/{token_id}/revoke",
+        _act(200),
+        _revoke_device,
     ),
     "createEnrollmentCode": Op(
         "POST",

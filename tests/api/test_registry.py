@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -495,3 +496,50 @@ async def test_a_policy_out_of_bounds_is_refused_when_set_and_when_a_production_
         headers=world.h("studio_admin"),
     )
     assert r.status_code == 400, r.text
+
+
+async def test_a_prop_master_lists_and_signs_out_the_productions_phones(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    async def enroll(production_id: str, headers: dict[str, str], name: str) -> dict[str, str]:
+        r = await client.post(
+            f"/api/v1/productions/{production_id}/enrollment-codes", headers=headers
+        )
+        r = await client.post(
+            "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": name}
+        )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    pm = world.h("prop_master")
+    lost = await enroll(world.production_id, pm, "Lost phone")
+    kept = await enroll(world.production_id, pm, "Kept phone")
+    elsewhere = await enroll(world.other_production_id, world.h("q_prop_master"), "Q phone")
+    url = f"/api/v1/productions/{world.production_id}/devices"
+    devices = {d["device_name"]: d for d in (await client.get(url, headers=pm)).json()}
+    assert {"Lost phone", "Kept phone"} <= set(devices)
+    assert "Q phone" not in devices
+    r = await client.post(f"{url}/{devices['Lost phone']['id']}/revoke", headers=pm)
+    assert r.status_code == 200, r.text
+    (after,) = [d for d in r.json() if d["id"] == devices["Lost phone"]["id"]]
+    assert after["revoked_at"] is not None
+    assert (await client.get("/api/v1/auth/me", headers=lost)).status_code == 401
+    assert (await client.get("/api/v1/auth/me", headers=kept)).status_code == 200
+    # Again: already signed out. Another production's phone, through this production: no.
+    assert (
+        await client.post(f"{url}/{devices['Lost phone']['id']}/revoke", headers=pm)
+    ).status_code == 404
+    q_url = f"/api/v1/productions/{world.other_production_id}/devices"
+    (q_id,) = [
+        d["id"]
+        for d in (await client.get(q_url, headers=world.h("q_prop_master"))).json()
+        if d["device_name"] == "Q phone"
+    ]
+    assert (await client.post(f"{url}/{q_id}/revoke", headers=pm)).status_code == 404
+    assert (await client.get("/api/v1/auth/me", headers=elsewhere)).status_code == 200
+    r = await client.post(f"{url}/{uuid.uuid4()}/revoke", headers=pm)
+    assert r.status_code == 404
+    events = await _chain_events(db, world.production_id, ("device.signed_out",))
+    body = msgspec.json.decode(events[-1]["body"])
+    assert body["token_id"] == devices["Lost phone"]["id"]
+    assert body["why"] == "revoked"

@@ -182,3 +182,26 @@ def test_manifest_makes_the_app_installable() -> None:
 
         with Image.open(PWA_DIR / icon["src"].lstrip("/")) as img:
             assert f"{img.width}x{img.height}" == icon["sizes"]
+
+
+async def test_a_prop_master_signs_out_a_lost_crew_phone(
+    phone_page: Any, live_server: str, live_world: Any
+) -> None:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        r = await client.post(
+            f"/api/v1/productions/{live_world.production_id}/enrollment-codes",
+            headers=live_world.h("prop_master"),
+        )
+        r = await client.post(
+            "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": "Lost phone"}
+        )
+        assert r.status_code == 200, r.text
+        lost = {"Authorization": f"Bearer {r.json()['token']}"}
+        assert (await client.get("/api/v1/auth/me", headers=lost)).status_code == 200
+        page = phone_page
+        await sign_in(page, live_server, live_world.emails["prop_master"])
+        await page.goto(f"{live_server}/#/add-phone")
+        button = page.get_by_role("button", name="Sign out Lost phone")
+        await button.click()
+        await button.wait_for(state="detached")
+        assert (await client.get("/api/v1/auth/me", headers=lost)).status_code == 401

@@ -1,7 +1,9 @@
 // Add a crew phone (prop master): mint a one-time enrollment code and show it as a QR
 // for the crew phone to scan. The code is valid for a few minutes and for one phone.
+// Below it, the phones already enrolled, each with a button to sign it out (a lost or
+// stolen phone would otherwise keep scanning, and reading every tag code, for 30 days).
 
-import { h, notice, errorText, hhmm } from "./dom.js";
+import { h, notice, errorText, hhmm, dateTime } from "./dom.js";
 import { qrSvg } from "./qr.js";
 
 export class EnrollmentView {
@@ -21,9 +23,57 @@ export class EnrollmentView {
         h("p", { class: "lead" }, "On the crew phone: open propcheck, choose “Join with a code”, and scan this QR. Or scan it with the phone's camera app."),
         this.body,
         h("button", { class: "btn btn-primary", type: "button", id: "new-enroll-code", onclick: () => this.mint() }, "Show a new code"),
+        h("h2", {}, "Phones signed in"),
+        (this.devices = h("div", { id: "devices", "aria-live": "polite" })),
       ),
     );
     this.mint();
+    this.listDevices();
+  }
+
+  get devicesPath() {
+    return `/api/v1/productions/${this.app.productionId}/devices`;
+  }
+
+  async listDevices(call = (api) => api.get(this.devicesPath)) {
+    let devices;
+    try {
+      devices = await this.app.call(call);
+    } catch (error) {
+      this.devices.replaceChildren(notice(errorText(error), "error"));
+      return;
+    }
+    const active = devices.filter((d) => !d.revoked_at && new Date(d.expires_at) > new Date());
+    if (!active.length) {
+      this.devices.replaceChildren(h("p", { class: "muted" }, "No crew phone is signed in."));
+      return;
+    }
+    this.devices.replaceChildren(
+      h(
+        "ul",
+        { class: "list" },
+        active.map((d) =>
+          h(
+            "li",
+            { class: "device" },
+            h("strong", {}, d.device_name || "Unnamed phone"),
+            " ",
+            h("span", { class: "muted" }, `since ${dateTime(d.created_at)}`),
+            " ",
+            h(
+              "button",
+              {
+                class: "btn",
+                type: "button",
+                "aria-label": `Sign out ${d.device_name || "this phone"}`,
+                onclick: () => this.listDevices((api) => api.post(`${this.devicesPath}/${d.id}/revoke`)),
+              },
+              "Sign out",
+            ),
+          ),
+        ),
+      ),
+    );
   }
 
   async mint() {
