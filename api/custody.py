@@ -9,6 +9,7 @@ a partial unique index decides races between simultaneous requests.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -104,6 +105,11 @@ def _refused(detail: str, reasons: tuple[rules.Reason, ...] = ()) -> Response[di
     return json_error(
         409, detail, error="handoff_refused", reasons=[msgspec.to_builtins(r) for r in reasons]
     )
+
+
+#: Namespace of the incident ids made from an unrecordable offline hand-off's client_id
+#: (a replay of the hand-off finds the incident already there).
+_UNRECORDED_HANDOFF = uuid.UUID("6f1d9c2e-3f55-4a43-9b2c-7c4f1f0e8a11")
 
 
 class CustodyController(Controller):
@@ -231,6 +237,28 @@ class CustodyController(Controller):
                 )
                 if done is not None:
                     return Response(_custody(done), status_code=201)
+            if data.offline:
+                # The hand-off happened on set all the same: the record says so, once
+                # however often the phone replays it, and the item waits for a look.
+                async with conn.transaction():
+                    await open_incident(
+                        conn,
+                        production_id=production_id,
+                        item_id=v["item_id"],
+                        kind="other",
+                        description=(
+                            f"Offline hand-off to {data.performer!r} could not be recorded: "
+                            "the item was already checked out, or that scan already used. "
+                            "Find the item and who holds it."
+                        ),
+                        actor="system",
+                        verification_id=v["id"],
+                        client_id=(
+                            uuid.uuid5(_UNRECORDED_HANDOFF, str(data.client_id))
+                            if data.client_id is not None
+                            else None
+                        ),
+                    )
             return _refused("This item is already checked out, or that scan was already used.")
         return Response(_custody(row), status_code=201)
 

@@ -613,3 +613,35 @@ async def test_an_archived_production_takes_no_new_changes_but_its_safety_record
     assert r.status_code == 200, r.text
     r = await client.post(f"/api/v1/tags/{out['tag']['id']}/revoke", headers=pm)
     assert r.status_code == 200, r.text
+
+
+async def test_an_offline_hand_off_that_cannot_be_recorded_is_an_incident_once(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    # Online, the item went to Bo. A phone offline handed it to Alex (on a scan made
+    # before it knew): the record cannot hold two open hand-offs, but it must say so.
+    item = await ready_item(client, world)
+    scan = await handoff_scan(client, world, item, "Bo")
+    assert (await check_out(client, world, scan["verification_id"], "Bo")).status_code == 201
+    vid, cid = str(uuid.uuid4()), str(uuid.uuid4())
+    body = offline_handoff_scan(item, vid, "2026-01-01T01:00:00Z")
+    r = await client.post("/api/v1/verify", json=body, headers=world.h("prop_master"))
+    assert r.status_code == 200, r.text
+    handoff = {
+        "verification_id": vid,
+        "performer": "Alex",
+        "client_id": cid,
+        "offline": True,
+        "client_time": "2026-01-01T01:02:00Z",
+    }
+    for _ in range(2):  # the phone replays it
+        r = await client.post(
+            f"/api/v1/productions/{world.production_id}/checkouts",
+            json=handoff,
+            headers=world.h("prop_master"),
+        )
+        assert r.status_code == 409, r.text
+    incidents = await _incidents_of(client, world, item["id"])
+    unrecorded = [i for i in incidents if "could not be recorded" in i["description"]]
+    assert len(unrecorded) == 1
+    assert "Alex" in unrecorded[0]["description"]
