@@ -109,6 +109,8 @@ class AccountController(Controller):
             production_id = await conn.fetchval(q("claim_enrollment_code"), code_hash)
             if production_id is None:
                 raise NotAuthorizedException("This enrollment code is unknown, used or expired.")
+            # A code minted just before the production was archived joins no phone to it.
+            await refuse_if_archived(conn, production_id)
             token = auth.new_secret("pcd")
             tok = await conn.fetchrow(
                 q("insert_token"),

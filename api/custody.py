@@ -185,7 +185,8 @@ class CustodyController(Controller):
                 # incident, a revoked tag, another hand-off) updates that row, so the
                 # check below sees all of them that committed, and none can land
                 # between the check and this hand-off.
-                await refuse_if_archived(conn, production_id)
+                if not data.offline:  # one made offline happened: it is recorded
+                    await refuse_if_archived(conn, production_id)
                 await conn.fetchrow(q("item_lock"), v["item_id"])
                 problem = await self._handoff_problem(
                     conn, production_id, v, data.performer, handed_at

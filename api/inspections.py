@@ -83,6 +83,7 @@ class InspectionController(Controller):
         )
         photo = await optional_photo(services(state), files, "inspection")
         async with conn.transaction():
+            await refuse_if_archived(conn, production_id)  # again, with the row held
             photo_id = await save_optional_photo(
                 conn,
                 photo,
@@ -139,10 +140,12 @@ class PolicyController(Controller):
         """Replace the policy (prop master). Restricted classes can never be made clearable."""
         principal.require(production_id, Perm.ACT)
         check_policy(data)
-        await refuse_if_archived(conn, production_id)
         encoded = msgspec.json.encode(data).decode()
         async with conn.transaction():
             previous = await conn.fetchval(q("set_policy"), production_id, encoded)
+            # Checked with the production's row held by the update above (a check first,
+            # share-locked, would make two concurrent policy changes deadlock).
+            await refuse_if_archived(conn, production_id)
             await append(
                 conn,
                 production_id,

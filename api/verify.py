@@ -180,9 +180,23 @@ def _offline_verdict(body: VerifyRequest) -> rules.Verdict:
     )
 
 
-#: STOP reasons an offline CLEARED may meet only because time passed between the scan
-#: and its replay (the server decides as of the replay): no dispute on these alone.
-_SINCE_THE_SCAN = frozenset({"inspection_stale"})
+#: STOP reasons that make an offline CLEARED disputed: what the tag and item are, which
+#: no snapshot could have had otherwise (the phone's snapshot held the same class, the
+#: same registration, every inspection). A reason that may have arisen after the scan
+#: (a quarantine, an incident, a new tag, an archive, time passing; the server decides
+#: as of the replay) does not: it would raise false alarms on honest replays. Those
+#: stay in the event (server_verdict) for the record.
+_DISPUTED_BY = frozenset(
+    {
+        "unknown_code",
+        "bad_format",
+        "bad_check_character",
+        "other_production",
+        "restricted_class",
+        "missing_evidence",
+        "never_inspected",
+    }
+)
 
 #: Decide-and-record attempts of one scan whose facts keep changing (each retry reads
 #: them afresh; a third change within one request is a 503 and the phone scans again).
@@ -361,7 +375,11 @@ class VerifyController(Controller):
                         status_code=409,
                         detail="This client_id was already used for a scan of another code.",
                     )
-                return self._replayed(replay)
+                if body.offline is None:
+                    return self._replayed(replay)
+                # An offline scan sent again: its stored verdict is the phone's, and the
+                # answer is always the server's own, so it is decided again below (and
+                # not stored again: the client_id is taken).
 
         scan = _Scan(
             body=body,
@@ -389,9 +407,9 @@ class VerifyController(Controller):
             raise StaleFacts  # the facts kept changing under this scan: 503, scan again
         stored, verdict, server_verdict = decided
         production_id = facts_row.production_id
-        if stored is None:  # a concurrent replay of the same client_id won
+        if stored is None:  # already stored under this client_id (a replay)
             replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
-            return self._replayed(replay)
+            return self._replayed(replay, server_verdict if body.offline is not None else None)
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
             await _note_probe(await db.get(), svc, principal, production_id)
 
@@ -437,13 +455,12 @@ class VerifyController(Controller):
         if body.offline is not None:
             # Recorded as the phone showed it (the record says what the person was
             # told), answered with the server's own verdict (never a CLEARED the server
-            # did not decide). A CLEARED that the server calls STOP for a reason other
-            # than time passing since the scan is an incident: someone may hold an item
-            # they were told was cleared (quarantined since the snapshot, say, or a
-            # client that was never offline claiming a CLEARED).
+            # did not decide). A CLEARED of something the server says can never have
+            # been cleared is an incident: someone may hold it (a client that was never
+            # offline claiming a CLEARED; a snapshot that was not this production's).
             verdict = _offline_verdict(body)
             if verdict.verdict == "CLEARED" and any(
-                r.code not in _SINCE_THE_SCAN for r in server_verdict.reasons
+                r.code in _DISPUTED_BY for r in server_verdict.reasons
             ):
                 disputed = server_verdict
         same = facts_row.same_production
@@ -499,6 +516,10 @@ class VerifyController(Controller):
             conn = await db.get()
             try:
                 async with conn.transaction():
+                    if item_id is not None and (duplicate or disputed is not None):
+                        # The incident below updates the item's row: lock it before the
+                        # record takes the chain head (one lock order, migration 0012).
+                        await conn.fetchrow(q("item_lock"), item_id)
                     if processed is not None:
                         saved = await save_photo(
                             conn,
@@ -547,16 +568,26 @@ class VerifyController(Controller):
         return stored, verdict, server_verdict
 
     @staticmethod
-    def _replayed(row: asyncpg.Record) -> ASGIApp:
-        """The stored answer of a verification replayed with the same client_id."""
-        out = VerifyOut(
-            verdict=row["verdict"],
-            reasons=[
+    def _replayed(row: asyncpg.Record, server: rules.Verdict | None = None) -> ASGIApp:
+        """The stored answer of a verification replayed with the same client_id; for an
+        offline one, ``server`` (the server's own verdict, never the phone's)."""
+        if server is not None:
+            verdict, reasons, needs = (
+                server.verdict,
+                list(server.reasons),
+                server.needs_confirmation,
+            )
+        else:
+            verdict, needs = row["verdict"], row["needs_confirmation"]
+            reasons = [
                 rules.Reason(code=c, message=rules.MESSAGES.get(c, c)) for c in row["reasons"]
-            ],
+            ]
+        out = VerifyOut(
+            verdict=verdict,
+            reasons=reasons,
             item=None,
             verification_id=row["id"],
-            needs_confirmation=row["needs_confirmation"],
+            needs_confirmation=needs,
             verified_at=row["created_at"],
         )
         return _json(out)

@@ -12,7 +12,7 @@ SELECT production_id FROM items WHERE id = $1;
 
 -- name: item_for_update
 -- Lock an item row for an edit.
-SELECT * FROM items WHERE id = $1 FOR UPDATE;
+SELECT * FROM items WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: update_item
 -- Store an edited item; the version guards against lost updates. A change of class

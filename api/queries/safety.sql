@@ -1,7 +1,7 @@
 -- name: quarantine_item
 -- Quarantine an item at once (unless already quarantined); returns the old status.
 UPDATE items i SET status = 'quarantined', version = version + 1, updated_at = now()
-FROM (SELECT id, status FROM items WHERE id = $1 FOR UPDATE) old
+FROM (SELECT id, status FROM items WHERE id = $1 FOR NO KEY UPDATE) old
 WHERE i.id = old.id AND old.status <> 'quarantined'
 RETURNING old.status AS previous_status;
 
@@ -68,7 +68,7 @@ RETURNING id;
 
 -- name: item_lock
 -- Lock an item row and read its status.
-SELECT id, production_id, status, name FROM items WHERE id = $1 FOR UPDATE;
+SELECT id, production_id, status, name FROM items WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: insert_checkout
 -- Hand an item to a performer; the partial unique index refuses a second open checkout.
@@ -106,7 +106,7 @@ ORDER BY c.out_at;
 -- name: set_policy
 -- Store a production's policy; returns the previous one.
 UPDATE productions p SET policy = $2
-FROM (SELECT id, policy FROM productions WHERE id = $1 FOR UPDATE) old
+FROM (SELECT id, policy FROM productions WHERE id = $1 FOR NO KEY UPDATE) old
 WHERE p.id = old.id
 RETURNING old.policy AS previous;
 

@@ -61,6 +61,9 @@ WITH incident_facts AS (
           SELECT 1 FROM verifications later
           WHERE v.item_id IS NOT NULL AND later.item_id = v.item_id
             AND later.purpose = 'checkout' AND later.verdict = 'CLEARED'
+            -- Decided by the server: an offline row's verdict is what a phone says it
+            -- showed, which anyone can claim.
+            AND NOT later.offline
             AND later.created_at > v.created_at)
       AND NOT EXISTS (
           SELECT 1 FROM incident_facts f

@@ -224,3 +224,49 @@ async def test_a_writer_cancelled_before_it_starts_fails_its_waiters(
     with pytest.raises(RuntimeError, match="writer stopped"):
         await asyncio.wait_for(waiting[0].future, 2)
     assert production not in chains  # the next verify of this production writes itself
+
+
+@pytest.mark.parametrize("purpose", ["check", "checkout"])
+async def test_a_record_and_a_writer_of_its_item_never_wait_for_each_other(
+    app_pool: asyncpg.Pool, db: asyncpg.Connection, world: World, client: Any, purpose: str
+) -> None:
+    # A writer locks the item's row, then appends to the chain (a check-out, a
+    # quarantine). Meanwhile a scan of that item is recorded: the record locks the chain
+    # head and key-shares (a hand-off: updates) the item's row. In opposite orders the
+    # two waited for each other until PostgreSQL failed one (migration 0012).
+    from api.events import canonical
+    from api.recorder import _Entry, _write
+    from api.sql import q
+    from tests.api.helpers import ready_item
+
+    item = await ready_item(client, world)
+    iid, production = uuid.UUID(item["id"]), uuid.UUID(world.production_id)
+    tag_id = await db.fetchval("SELECT id FROM tags WHERE item_id = $1", iid)
+    vid = uuid.uuid4()
+    args = [vid, None, production, "PC-TEST", tag_id, iid, "CLEARED", [], True, purpose]
+    args += ["Ava" if purpose == "checkout" else None, "code", None, "user:test", "t", False, None]
+    entry = _Entry(
+        args, canonical({"v": str(vid)}), (None, None), asyncio.get_running_loop().create_future()
+    )
+    writer, recorder = await app_pool.acquire(), await app_pool.acquire()
+    try:
+        async with writer.transaction():
+            await writer.fetchrow(q("item_lock"), iid)
+            record = asyncio.ensure_future(_write(recorder, [entry]))
+            await asyncio.sleep(0.3)  # the record reaches its locks
+            await writer.fetchval(
+                "SELECT propcheck_append_event($1, 'custody.checked_out', 'test', $2, '{}')",
+                production,
+                iid,
+            )
+        (row,) = await asyncio.wait_for(record, 10)
+    finally:
+        await app_pool.release(writer)
+        await app_pool.release(recorder)
+    assert isinstance(row, asyncpg.Record), row
+    kinds = await db.fetch(
+        "SELECT kind FROM events WHERE chain_id = $1 AND subject_id = $2 ORDER BY seq DESC LIMIT 2",
+        production,
+        iid,
+    )
+    assert {r["kind"] for r in kinds} == {"verification", "custody.checked_out"}
