@@ -152,6 +152,7 @@ async def _record(
     """Record the printing of ``selected`` (in one transaction, after rendering)."""
     async with conn.transaction():
         tag_ids = [s.tag_id for s in selected]
+        await conn.fetch(q("lock_tag_items"), tag_ids)
         still_active = {r["id"] for r in await conn.fetch(q("mark_tags_printed"), tag_ids)}
         if len(still_active) != len(set(tag_ids)):
             raise LabelError(

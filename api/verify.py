@@ -375,11 +375,7 @@ class VerifyController(Controller):
                         status_code=409,
                         detail="This client_id was already used for a scan of another code.",
                     )
-                if body.offline is None:
-                    return self._replayed(replay)
-                # An offline scan sent again: its stored verdict is the phone's, and the
-                # answer is always the server's own, so it is decided again below (and
-                # not stored again: the client_id is taken).
+                return await self._replayed_row(await db.get(), replay)
 
         scan = _Scan(
             body=body,
@@ -407,9 +403,11 @@ class VerifyController(Controller):
             raise StaleFacts  # the facts kept changing under this scan: 503, scan again
         stored, verdict, server_verdict = decided
         production_id = facts_row.production_id
-        if stored is None:  # already stored under this client_id (a replay)
-            replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
-            return self._replayed(replay, server_verdict if body.offline is not None else None)
+        if stored is None:  # a concurrent replay of the same client_id won
+            conn = await db.get()
+            return await self._replayed_row(
+                conn, await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            )
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
             await _note_probe(await db.get(), svc, principal, production_id)
 
@@ -567,6 +565,28 @@ class VerifyController(Controller):
                 stored = None
         return stored, verdict, server_verdict
 
+    @classmethod
+    async def _replayed_row(cls, conn: asyncpg.Connection, row: asyncpg.Record) -> ASGIApp:
+        """The answer to a verification sent again. An offline row holds the verdict the
+        phone showed (anyone can claim one): its answer is the server's own verdict
+        recorded with it, whatever the resend says about being offline; STOP if that
+        cannot be read."""
+        if not row["offline"]:
+            return cls._replayed(row)
+        body = await conn.fetchval(
+            q("recorded_server_verdict"), row["production_id"], row["created_at"], str(row["id"])
+        )
+        recorded = msgspec.json.decode(body) if body is not None else {}
+        codes_ = [
+            c for c in recorded.get("server_reasons", ["internal_error"]) if c in rules.MESSAGES
+        ]
+        if recorded.get("server_verdict") == "CLEARED" and not codes_:
+            # Whether it needed the visual check is not recorded: it does, to be safe.
+            server = rules.Verdict(verdict="CLEARED", reasons=(), needs_confirmation=True)
+        else:
+            server = rules.stop(*(codes_ or ["internal_error"]))
+        return cls._replayed(row, server)
+
     @staticmethod
     def _replayed(row: asyncpg.Record, server: rules.Verdict | None = None) -> ASGIApp:
         """The stored answer of a verification replayed with the same client_id; for an
@@ -621,6 +641,10 @@ class VerifyController(Controller):
         production_id: UUID = v["production_id"]
         verification_id = v["id"]  # the path may carry the phone's client_id
         async with conn.transaction():
+            if not data.match and v["item_id"] is not None:
+                # The mismatch incident below updates the item's row: lock it before the
+                # append takes the chain head (one lock order, migration 0012).
+                await conn.fetchrow(q("item_lock"), v["item_id"])
             created = await conn.fetchval(
                 q("insert_confirmation"),
                 verification_id,

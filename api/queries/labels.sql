@@ -30,6 +30,15 @@ JOIN productions p ON p.id = i.production_id
 LEFT JOIN tags t ON t.item_id = i.id AND t.status = 'active'
 WHERE i.id = $1;
 
+-- name: lock_tag_items
+-- The items of these tags, locked in id order (the tags' update below bumps each item's
+-- facts version, in whatever order it runs; the record of verifications locks items in
+-- id order too: one order, no deadlock).
+SELECT i.id FROM items i
+WHERE i.id IN (SELECT t.item_id FROM tags t WHERE t.id = ANY($1::uuid[]))
+ORDER BY i.id
+FOR NO KEY UPDATE;
+
 -- name: mark_tags_printed
 -- Record a printing: first_printed_at is set once; returns the tags that are still active.
 UPDATE tags SET first_printed_at = coalesce(first_printed_at, now())

@@ -37,8 +37,18 @@ SELECT status AS production_status, policy, now() AS db_now FROM productions WHE
 -- name: verification_by_client_id
 -- A stored verification, for an idempotent replay.
 SELECT id, production_id, code_scanned, item_id, verdict, reasons, needs_confirmation,
-       created_at
+       created_at, offline
 FROM verifications WHERE client_id = $1;
+
+-- name: recorded_server_verdict
+-- The server's own verdict recorded beside an offline verification's (its event's body;
+-- the row holds what the phone showed). $1 chain, $2 the row's created_at, $3 its id.
+SELECT e.body FROM events e
+WHERE e.chain_id = $1 AND e.kind = 'verification'
+  AND e.at BETWEEN $2::timestamptz - interval '10 minutes'
+               AND $2::timestamptz + interval '10 minutes'
+  AND e.body LIKE '%"verification_id":"' || $3::text || '"%'
+LIMIT 1;
 
 -- name: verification_by_id
 -- One verification with its confirmation, if any.

@@ -693,3 +693,86 @@ async def test_an_offline_hand_off_that_cannot_be_recorded_is_an_incident_once(
     unrecorded = [i for i in incidents if "could not be recorded" in i["description"]]
     assert len(unrecorded) == 1
     assert "Alex" in unrecorded[0]["description"]
+
+
+async def test_a_resent_offline_scan_is_answered_with_the_verdict_recorded_for_it(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    # The row holds what the phone said it showed; a resend, with or without its
+    # "offline" part, gets the server's verdict recorded with it: never a CLEARED the
+    # server did not decide, nor one decided later on other facts.
+    gun = await ready_item(client, world, capability_class="functional_firearm")
+    scan = _offline_cleared(gun)
+    assert (await verify(client, world, **scan))["verdict"] == "STOP"
+    plain = {k: v for k, v in scan.items() if k != "offline"}
+    again = await verify(client, world, **plain)
+    assert again["verdict"] == "STOP"
+    assert "restricted_class" in reason_codes(again)
+
+    item = await ready_item(client, world)
+    await inspect(client, world, item["id"], result="fail")
+    scan = _offline_cleared(item)
+    assert (await verify(client, world, **scan))["verdict"] == "STOP"
+    await inspect(client, world, item["id"])  # back in service now
+    again = await verify(client, world, **scan)
+    assert again["verdict"] == "STOP"
+    assert "quarantined" in reason_codes(again)
+
+    good = await ready_item(client, world)
+    scan = _offline_cleared(good)
+    first = await verify(client, world, **scan)
+    again = await verify(client, world, **scan)
+    assert first["verdict"] == again["verdict"] == "CLEARED"
+    assert again["verification_id"] == first["verification_id"]
+    assert again["needs_confirmation"] is True
+
+
+async def test_a_mismatch_confirmed_while_a_writer_holds_the_item_waits_its_turn(
+    client: AsyncTestClient[Any], world: World, database: str
+) -> None:
+    # A denied match appends its event and opens an incident, which updates the item.
+    # It took the chain head before the item, against every other writer's order: a
+    # writer holding the item and appending meanwhile deadlocked with it.
+    import threading
+
+    import asyncpg
+
+    item = await ready_item(client, world)
+    answer = await verify(client, world, item["tag"]["code"])
+    holding = threading.Event()
+    outcome: list[str] = []
+
+    async def writer() -> None:
+        conn = await asyncpg.connect(database)
+        try:
+            async with conn.transaction():
+                await conn.fetchrow(
+                    "SELECT id FROM items WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(item["id"])
+                )
+                holding.set()
+                await asyncio.sleep(1.0)
+                await conn.fetchval(
+                    "SELECT propcheck_append_event($1, 'item.edited', 'test', $2, '{}')",
+                    uuid.UUID(world.production_id),
+                    uuid.UUID(item["id"]),
+                )
+            outcome.append("committed")
+        except asyncpg.PostgresError as exc:
+            outcome.append(type(exc).__name__)
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(writer()))
+    thread.start()
+    assert holding.wait(10)
+    r = await client.post(
+        f"/api/v1/verifications/{answer['verification_id']}/confirm",
+        json={"match": False, "note": "not the same prop"},
+        headers=world.h("scanner"),
+    )
+    thread.join()
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"] == "STOP"
+    assert outcome == ["committed"]
+    kinds = [i["kind"] for i in await _incidents_of(client, world, item["id"])]
+    assert "mismatch" in kinds
