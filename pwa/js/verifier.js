@@ -73,6 +73,12 @@ export class Verifier {
         }
         if (!(error instanceof NetworkError)) return fromServer(stop("internal_error"), extra);
       }
+      // The request may have reached the server, and been recorded with the server's
+      // verdict, before its answer was lost. The verdict shown now is a decision of its
+      // own: it is queued under an id of its own, or its replay would find the server's
+      // row and what the person was told would never be recorded (nor disputed).
+      const retryId = crypto.randomUUID();
+      return this.verifyOffline(text, { ...body, client_id: retryId }, { ...extra, client_id: retryId });
     }
     return this.verifyOffline(text, body, extra);
   }

@@ -4,6 +4,7 @@ are replayed (issue 7, items 1, 7 and 10c-d)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,42 @@ async def test_failed_replay_keeps_the_entry_at_the_front_and_stops(
     finally:
         await conn.close()
     assert [r["description"] for r in rows] == ["queued 0", "queued 1"]
+
+
+async def test_a_scan_whose_answer_was_lost_is_queued_as_a_decision_of_its_own(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any, database: str
+) -> None:
+    # The server records the scan, then the answer is lost on the way back: the phone
+    # decides offline. Queued under the online request's id, its replay would find the
+    # server's row and what the person was told would never be recorded.
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    sent: list[str] = []
+
+    async def lost_answer(route: Any) -> None:
+        sent.append(route.request.post_data or "")
+        await route.fetch()  # reaches the server, which records it
+        await route.abort("connectionreset")
+
+    await phone_context.route("**/api/v1/verify", lost_answer)
+    await page.goto(f"{live_server}/#/scan")
+    await page.locator("#code-input").fill(live_world.code("Cast revolver"))
+    await page.get_by_role("button", name="Check this code").click()
+    await page.locator("#verdict-word").wait_for()
+    await phone_context.unroute("**/api/v1/verify")
+    online_id = json.loads(sent[0])["client_id"]
+    queued = await page.evaluate(
+        "async () => (await window.propcheck.outbox.entries()).map(e => e.json?.client_id)"
+    )
+    assert queued and online_id not in queued
+    result = await page.evaluate("() => window.propcheck.outbox.replay()")
+    assert result["left"] == 0
+    conn = await asyncpg.connect(database)
+    try:
+        rows = await conn.fetch(
+            "SELECT offline FROM verifications WHERE client_id = ANY($1::uuid[])",
+            [online_id, *queued],
+        )
+    finally:
+        await conn.close()
+    assert sorted(r["offline"] for r in rows) == [False, True]
