@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v12";
+const CACHE_VERSION = "v13";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";
@@ -105,10 +105,14 @@ async function shell(request) {
 
 async function media(request) {
   const cache = await caches.open(MEDIA_CACHE);
-  const hit = await cache.match(request);
+  // Kept by path: a blob's path is its SHA-256 and never changes, while its signed
+  // query (with its expiry day) changes daily; keyed by the whole URL, every day's
+  // sync would store every photo again.
+  const key = new URL(request.url).pathname;
+  const hit = await cache.match(key);
   if (hit) return hit;
   const response = await fetch(request);
-  if (response.ok) await cache.put(request, response.clone());
+  if (response.ok) await cache.put(key, response.clone());
   return response;
 }
 

@@ -126,8 +126,23 @@ async def test_register_with_photos_in_one_request(
     assert again.status_code == 304
     # A forged signature finds nothing.
     for sig in ("0" * 32, "\u00e9", ""):
-        forged = photos[0]["thumb_url"].split("?s=")[0] + "?s=" + sig
+        forged = photos[0]["thumb_url"].split("&s=")[0] + "&s=" + sig
         assert (await client.get(forged)).status_code == 404, sig
+    # The URL carries its expiry day, under the signature: a later day is refused, and
+    # a URL from the past (signed properly) no longer works.
+    from api.media import URL_DAYS, _sign, _today
+
+    path, query = photos[0]["thumb_url"].split("?")
+    params = dict(p.split("=") for p in query.split("&"))
+    assert int(params["e"]) == _today() + URL_DAYS
+    later = f"{path}?e={int(params['e']) + 30}&s={params['s']}"
+    assert (await client.get(later)).status_code == 404
+    key = client.app.state.services.media_key
+    sha = path.rsplit("/", 1)[-1]
+    old = _today() - 1
+    assert (await client.get(f"{path}?e={old}&s={_sign(key, sha, old)}")).status_code == 404
+    ok = _today()
+    assert (await client.get(f"{path}?e={ok}&s={_sign(key, sha, ok)}")).status_code == 200
 
 
 async def test_a_bad_photo_leaves_no_item_behind(
