@@ -19,7 +19,12 @@ from api.schemas import DeviceOut, EnrollIn, EnrollmentCodeOut, MeOut, SignInIn,
 from api.sql import q
 from api.state import AUTHED, provide_conn, provide_principal, services
 
-__all__ = ["AccountController", "DeviceController", "EnrollmentController"]
+__all__ = [
+    "AccountController",
+    "DeviceController",
+    "EnrollmentController",
+    "record_device_signed_out",
+]
 
 
 class AccountController(Controller):
@@ -76,13 +81,8 @@ class AccountController(Controller):
                 if owner["user_id"] is not None:
                     await _record_session(conn, owner["user_id"], "session.ended", body)
                 else:  # an enrolled phone: its production's chain, like its enrollment
-                    await append(
-                        conn,
-                        owner["production_id"],
-                        "device.signed_out",
-                        principal.actor,
-                        None,
-                        body,
+                    await record_device_signed_out(
+                        conn, owner["production_id"], principal.actor, principal.token_id
                     )
         header = request.headers.get("authorization", "")
         auth.forget_token(auth.hash_secret(header.partition(" ")[2].strip()))
@@ -132,6 +132,16 @@ class AccountController(Controller):
         return TokenOut(
             token=token, expires_at=tok["expires_at"], production_id=production_id, role="scanner"
         )
+
+
+async def record_device_signed_out(
+    conn: asyncpg.Connection, production_id: UUID, actor: str, token_id: UUID, **why: Any
+) -> None:
+    """Append an enrolled phone's sign-out to its production's chain: by the phone itself,
+    by a prop master (a lost phone) or by the production's archive."""
+    await append(
+        conn, production_id, "device.signed_out", actor, None, {"token_id": token_id, **why}
+    )
 
 
 async def _record_session(
@@ -217,13 +227,13 @@ class DeviceController(Controller):
             row = await conn.fetchrow(q("revoke_device"), production_id, token_id)
             if row is None:
                 raise NotFoundException("No phone of this production is signed in with that id.")
-            await append(
+            await record_device_signed_out(
                 conn,
                 production_id,
-                "device.signed_out",
                 principal.actor,
-                None,
-                {"token_id": token_id, "device_name": row["device_name"], "why": "revoked"},
+                token_id,
+                device_name=row["device_name"],
+                why="revoked",
             )
         auth.forget_all()  # the kept principal of that token goes too
         return await _devices(conn, production_id)

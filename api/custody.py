@@ -181,12 +181,12 @@ class CustodyController(Controller):
         handed_at = data.client_time if data.offline else None
         try:
             async with conn.transaction():
+                if not data.offline:  # one made offline happened: it is recorded
+                    await refuse_if_archived(conn, production_id)
                 # The item's row first: every write its verdict reads (a quarantine, an
                 # incident, a revoked tag, another hand-off) updates that row, so the
                 # check below sees all of them that committed, and none can land
                 # between the check and this hand-off.
-                if not data.offline:  # one made offline happened: it is recorded
-                    await refuse_if_archived(conn, production_id)
                 await conn.fetchrow(q("item_lock"), v["item_id"])
                 problem = await self._handoff_problem(
                     conn, production_id, v, data.performer, handed_at

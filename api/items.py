@@ -167,8 +167,7 @@ class ItemController(Controller):
         processed = await process_uploads(svc, blobs)
         ev = data.evidence
         async with conn.transaction():
-            if await conn.fetchval(q("production_status"), production_id) != "active":
-                raise ClientException("This production is archived.")
+            await refuse_if_archived(conn, production_id)
             item_id = await conn.fetchval(
                 q("insert_item"),
                 production_id,

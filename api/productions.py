@@ -11,6 +11,7 @@ from litestar import Controller, delete, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from api import auth
+from api.accounts import record_device_signed_out
 from api.auth import Perm, Principal
 from api.events import append
 from api.inspections import check_policy
@@ -111,17 +112,9 @@ class ProductionController(Controller):
             await append(conn, production_id, "production.archived", principal.actor, None, {})
             # Its phones are signed out: they would otherwise keep reading the snapshot
             # (every tag code) of a production nobody works on any more.
-            devices = [
-                r["id"] for r in await conn.fetch(q("revoke_production_devices"), production_id)
-            ]
-            for token_id in devices:
-                await append(
-                    conn,
-                    production_id,
-                    "device.signed_out",
-                    principal.actor,
-                    None,
-                    {"token_id": token_id, "why": "production archived"},
+            for r in await conn.fetch(q("revoke_production_devices"), production_id):
+                await record_device_signed_out(
+                    conn, production_id, principal.actor, r["id"], why="production archived"
                 )
         auth.forget_all()
         return out

@@ -375,7 +375,7 @@ class VerifyController(Controller):
                         status_code=409,
                         detail="This client_id was already used for a scan of another code.",
                     )
-                return await self._replayed_row(await db.get(), replay)
+                return await self._replayed(await db.get(), replay)
 
         scan = _Scan(
             body=body,
@@ -405,7 +405,7 @@ class VerifyController(Controller):
         production_id = facts_row.production_id
         if stored is None:  # a concurrent replay of the same client_id won
             conn = await db.get()
-            return await self._replayed_row(
+            return await self._replayed(
                 conn, await conn.fetchrow(q("verification_by_client_id"), body.client_id)
             )
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
@@ -449,7 +449,7 @@ class VerifyController(Controller):
         )
         verdict = rules.decide(facts)
         server_verdict = verdict
-        disputed: rules.Verdict | None = None
+        dispute: str | None = None  # the incident's description, when disputed
         if body.offline is not None:
             # Recorded as the phone showed it (the record says what the person was
             # told), answered with the server's own verdict (never a CLEARED the server
@@ -460,7 +460,12 @@ class VerifyController(Controller):
             if verdict.verdict == "CLEARED" and any(
                 r.code in _DISPUTED_BY for r in server_verdict.reasons
             ):
-                disputed = server_verdict
+                dispute = (
+                    "Shown CLEARED offline (snapshot of "
+                    f"{body.offline.snapshot_at.isoformat()}), but the registry says STOP: "
+                    + ", ".join(r.code for r in server_verdict.reasons)
+                    + ". Find the item and who holds it."
+                )
         same = facts_row.same_production
         item_id = row["item_id"] if same and row is not None else None
         tag_id = row["tag_id"] if same and row is not None else None
@@ -506,7 +511,7 @@ class VerifyController(Controller):
         duplicate = any(
             r.code == "possible_duplicate_tag" for r in (*verdict.reasons, *server_verdict.reasons)
         )
-        if processed is None and not duplicate and disputed is None:
+        if processed is None and not duplicate and dispute is None:
             # The common case: one statement and one commit, shared with the verifies of
             # this production that arrive meanwhile (group commit, api/recorder.py).
             stored = await record_verification(db, args, canonical(event), versions)
@@ -514,7 +519,7 @@ class VerifyController(Controller):
             conn = await db.get()
             try:
                 async with conn.transaction():
-                    if item_id is not None and (duplicate or disputed is not None):
+                    if item_id is not None and (duplicate or dispute is not None):
                         # The incident below updates the item's row: lock it before the
                         # record takes the chain head (one lock order, migration 0012).
                         await conn.fetchrow(q("item_lock"), item_id)
@@ -532,19 +537,13 @@ class VerifyController(Controller):
                     stored = await store_now(conn, args, canonical(event), versions)
                     if stored is None:  # a concurrent replay won: this photo row goes too
                         raise Replayed
-                    if disputed is not None and body.offline is not None:
+                    if dispute is not None:
                         await open_incident(
                             conn,
                             production_id=production_id,
                             item_id=item_id,
                             kind="offline_clearance_disputed",
-                            description=(
-                                "Shown CLEARED offline (snapshot of "
-                                f"{body.offline.snapshot_at.isoformat()}), but the registry "
-                                "says STOP: "
-                                + ", ".join(r.code for r in disputed.reasons)
-                                + ". Find the item and who holds it."
-                            ),
+                            description=dispute,
                             actor="system",
                             verification_id=verification_id,
                         )
@@ -565,49 +564,42 @@ class VerifyController(Controller):
                 stored = None
         return stored, verdict, server_verdict
 
-    @classmethod
-    async def _replayed_row(cls, conn: asyncpg.Connection, row: asyncpg.Record) -> ASGIApp:
-        """The answer to a verification sent again. An offline row holds the verdict the
-        phone showed (anyone can claim one): its answer is the server's own verdict
-        recorded with it, whatever the resend says about being offline; STOP if that
-        cannot be read."""
-        if not row["offline"]:
-            return cls._replayed(row)
-        body = await conn.fetchval(
-            q("recorded_server_verdict"), row["production_id"], row["created_at"], str(row["id"])
-        )
-        recorded = msgspec.json.decode(body) if body is not None else {}
-        codes_ = [
-            c for c in recorded.get("server_reasons", ["internal_error"]) if c in rules.MESSAGES
-        ]
-        if recorded.get("server_verdict") == "CLEARED" and not codes_:
-            # Whether it needed the visual check is not recorded: it does, to be safe.
-            server = rules.Verdict(verdict="CLEARED", reasons=(), needs_confirmation=True)
-        else:
-            server = rules.stop(*(codes_ or ["internal_error"]))
-        return cls._replayed(row, server)
-
     @staticmethod
-    def _replayed(row: asyncpg.Record, server: rules.Verdict | None = None) -> ASGIApp:
-        """The stored answer of a verification replayed with the same client_id; for an
-        offline one, ``server`` (the server's own verdict, never the phone's)."""
-        if server is not None:
-            verdict, reasons, needs = (
-                server.verdict,
-                list(server.reasons),
-                server.needs_confirmation,
+    async def _replayed(conn: asyncpg.Connection, row: asyncpg.Record) -> ASGIApp:
+        """The answer to a verification sent again: its stored verdict; for an offline
+        row, which holds the verdict the phone showed (anyone can claim one), the
+        server's own verdict recorded with it, whatever the resend says about being
+        offline, and STOP if that cannot be read."""
+        if not row["offline"]:
+            answer = rules.Verdict(
+                verdict=row["verdict"],
+                reasons=tuple(
+                    rules.Reason(code=c, message=rules.MESSAGES.get(c, c)) for c in row["reasons"]
+                ),
+                needs_confirmation=row["needs_confirmation"],
             )
         else:
-            verdict, needs = row["verdict"], row["needs_confirmation"]
-            reasons = [
-                rules.Reason(code=c, message=rules.MESSAGES.get(c, c)) for c in row["reasons"]
+            body = await conn.fetchval(
+                q("recorded_server_verdict"),
+                row["production_id"],
+                row["created_at"],
+                str(row["id"]),
+            )
+            recorded = msgspec.json.decode(body) if body is not None else {}
+            codes_ = [
+                c for c in recorded.get("server_reasons", ["internal_error"]) if c in rules.MESSAGES
             ]
+            if recorded.get("server_verdict") == "CLEARED" and not codes_:
+                # Whether it needed the visual check is not recorded: it does, to be safe.
+                answer = rules.Verdict(verdict="CLEARED", reasons=(), needs_confirmation=True)
+            else:
+                answer = rules.stop(*(codes_ or ["internal_error"]))
         out = VerifyOut(
-            verdict=verdict,
-            reasons=reasons,
+            verdict=answer.verdict,
+            reasons=list(answer.reasons),
             item=None,
             verification_id=row["id"],
-            needs_confirmation=needs,
+            needs_confirmation=answer.needs_confirmation,
             verified_at=row["created_at"],
         )
         return _json(out)
