@@ -7,10 +7,13 @@ client; browser tests start a real server (tests/pwa/).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +117,49 @@ async def record_as_request(
 
     async with lazily(pool, 5.0) as lazy:
         return await record_verification(lazy, args, body, versions)
+
+
+Statement = tuple[str, Sequence[Any]]
+
+
+@contextmanager
+def another_process(
+    database: str, holding: Sequence[Statement], then: Sequence[Statement] = (), hold_s: float = 1.0
+) -> Iterator[list[str]]:
+    """A transaction of another API process, as it were, racing the block's request.
+
+    On its own connection and event loop (the test client blocks the test's loop while a
+    request runs): runs ``holding``, keeps its locks for ``hold_s`` while the block sends
+    its request, then runs ``then`` and commits. The block starts once ``holding`` is
+    done; the yielded list holds, after the block, "committed" or the error's class name.
+    """
+    held = threading.Event()
+    outcome: list[str] = []
+
+    async def run() -> None:
+        conn = await asyncpg.connect(database)
+        try:
+            async with conn.transaction():
+                for sql, args in holding:
+                    await conn.execute(sql, *args)
+                held.set()
+                await asyncio.sleep(hold_s)
+                for sql, args in then:
+                    await conn.execute(sql, *args)
+            outcome.append("committed")
+        except asyncpg.PostgresError as exc:
+            outcome.append(type(exc).__name__)
+        finally:
+            held.set()
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(run()))
+    thread.start()
+    try:
+        assert held.wait(10)
+        yield outcome
+    finally:
+        thread.join()
 
 
 class World:

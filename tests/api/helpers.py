@@ -97,3 +97,20 @@ async def new_production(client: AsyncTestClient[Any], w: World, prefix: str = "
         )
         assert r.status_code == 200, r.text
     return pid
+
+
+async def enroll_phone(
+    client: Any, production_id: str, prop_master: dict[str, str], name: str = "Crew phone"
+) -> dict[str, str]:
+    """A crew phone enrolled in ``production_id`` with a code its prop master (headers
+    ``prop_master``) minted: the phone's Authorization headers. ``client`` is the test
+    client or an httpx client of a live server."""
+    r = await client.post(
+        f"/api/v1/productions/{production_id}/enrollment-codes", headers=prop_master
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": name}
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}

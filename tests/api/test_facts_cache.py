@@ -10,7 +10,6 @@ answers on the kept facts; and that every kind of write bumps the version.
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,7 +21,7 @@ from litestar.testing import AsyncTestClient
 from api.events import canonical
 from api.recorder import StaleFacts
 from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
-from tests.conftest import World, make_world, record_as_request
+from tests.conftest import World, another_process, make_world, record_as_request
 from verifier import codes
 
 pytestmark = pytest.mark.asyncio
@@ -249,31 +248,16 @@ async def test_a_quarantine_committed_while_the_record_waits_for_the_chain_is_se
     item = await ready_item(client, world)
     code = item["tag"]["code"]
     assert (await verify(client, world, code))["verdict"] == "CLEARED"  # facts now kept
-    chained = threading.Event()
-
-    async def other_process() -> None:  # its own loop and connection
-        other = await asyncpg.connect(database)
-        try:
-            async with other.transaction():
-                await other.execute(
-                    "UPDATE items SET status = 'quarantined' WHERE id = $1",
-                    uuid.UUID(item["id"]),
-                )
-                await other.fetchval(
-                    "SELECT propcheck_append_event($1, 'item.quarantined', 'other', $2, '{}')",
-                    uuid.UUID(world.production_id),
-                    uuid.UUID(item["id"]),
-                )
-                chained.set()
-                await asyncio.sleep(1.0)  # the verify's record waits for the chain head
-        finally:
-            await other.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(other_process()))
-    thread.start()
-    assert chained.wait(10)
-    answer = await verify(client, world, code)
-    thread.join()
+    quarantine = [
+        ("UPDATE items SET status = 'quarantined' WHERE id = $1", [uuid.UUID(item["id"])]),
+        (
+            "SELECT propcheck_append_event($1, 'item.quarantined', 'other', $2, '{}')",
+            [uuid.UUID(world.production_id), uuid.UUID(item["id"])],
+        ),
+    ]
+    # The verify's record waits for the chain head while the quarantine holds it.
+    with another_process(database, quarantine):
+        answer = await verify(client, world, code)
     assert answer["verdict"] == "STOP"
     assert "quarantined" in reason_codes(answer)
     last = await db.fetch(

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import ITEM, inspect, jpeg, reason_codes, verify
+from tests.api.helpers import ITEM, enroll_phone, inspect, jpeg, reason_codes, verify
 from tests.api.helpers import register as create_item
 from tests.conftest import World
 from verifier import codes
@@ -468,15 +468,7 @@ async def test_sign_in_and_sign_out_are_recorded_in_the_studio_chain(
 async def test_an_enrolled_phone_signing_out_is_recorded_in_its_production_chain(
     client: AsyncTestClient[Any], world: World, db: Any
 ) -> None:
-    r = await client.post(
-        f"/api/v1/productions/{world.production_id}/enrollment-codes",
-        headers=world.h("prop_master"),
-    )
-    r = await client.post(
-        "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": "AD phone"}
-    )
-    assert r.status_code == 200, r.text
-    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    h = await enroll_phone(client, world.production_id, world.h("prop_master"), "AD phone")
     assert (await client.post("/api/v1/auth/sign-out", headers=h)).status_code == 204
     enrolled, signed_out = (
         await _chain_events(db, world.production_id, ("device.enrolled", "device.signed_out"))
@@ -516,20 +508,12 @@ async def test_a_policy_out_of_bounds_is_refused_when_set_and_when_a_production_
 async def test_a_prop_master_lists_and_signs_out_the_productions_phones(
     client: AsyncTestClient[Any], world: World, db: Any
 ) -> None:
-    async def enroll(production_id: str, headers: dict[str, str], name: str) -> dict[str, str]:
-        r = await client.post(
-            f"/api/v1/productions/{production_id}/enrollment-codes", headers=headers
-        )
-        r = await client.post(
-            "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": name}
-        )
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['token']}"}
-
     pm = world.h("prop_master")
-    lost = await enroll(world.production_id, pm, "Lost phone")
-    kept = await enroll(world.production_id, pm, "Kept phone")
-    elsewhere = await enroll(world.other_production_id, world.h("q_prop_master"), "Q phone")
+    lost = await enroll_phone(client, world.production_id, pm, "Lost phone")
+    kept = await enroll_phone(client, world.production_id, pm, "Kept phone")
+    elsewhere = await enroll_phone(
+        client, world.other_production_id, world.h("q_prop_master"), "Q phone"
+    )
     url = f"/api/v1/productions/{world.production_id}/devices"
     devices = {d["device_name"]: d for d in (await client.get(url, headers=pm)).json()}
     assert {"Lost phone", "Kept phone"} <= set(devices)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
-from tests.conftest import World, make_world
+from tests.api.helpers import enroll_phone, inspect, ready_item, reason_codes, register, verify
+from tests.conftest import World, another_process, make_world
 
 pytestmark = pytest.mark.asyncio
 
@@ -545,31 +545,13 @@ async def test_a_quarantine_committed_while_a_hand_off_waits_for_the_item_refuse
 ) -> None:
     # Another process quarantines the item while a hand-off is being recorded. Before,
     # the hand-off was checked on the facts from before the quarantine, then stored.
-    import threading
-
-    import asyncpg
-
     item = await ready_item(client, world)
     scan = await handoff_scan(client, world, item, "Alex")
-    holding = threading.Event()
-
-    async def other_process() -> None:
-        conn = await asyncpg.connect(database)
-        try:
-            async with conn.transaction():
-                await conn.execute(
-                    "UPDATE items SET status = 'quarantined' WHERE id = $1", uuid.UUID(item["id"])
-                )
-                holding.set()
-                await asyncio.sleep(1.0)
-        finally:
-            await conn.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(other_process()))
-    thread.start()
-    assert holding.wait(10)
-    r = await check_out(client, world, scan["verification_id"], "Alex")
-    thread.join()
+    quarantine = [
+        ("UPDATE items SET status = 'quarantined' WHERE id = $1", [uuid.UUID(item["id"])])
+    ]
+    with another_process(database, quarantine):
+        r = await check_out(client, world, scan["verification_id"], "Alex")
     assert r.status_code == 409, r.text
     assert "quarantined" in [x["code"] for x in r.json()["reasons"]]
 
@@ -586,9 +568,7 @@ async def test_an_archived_production_takes_no_new_changes_but_its_safety_record
     scan = await handoff_scan(client, w, out, "Alex")
     assert (await check_out(client, w, scan["verification_id"], "Alex")).status_code == 201
     later = await handoff_scan(client, w, item, "Bo")
-    r = await client.post(f"/api/v1/productions/{pid}/enrollment-codes", headers=w.h("prop_master"))
-    r = await client.post("/api/v1/auth/enroll", json={"code": r.json()["code"]})
-    phone = {"Authorization": f"Bearer {r.json()['token']}"}
+    phone = await enroll_phone(client, pid, w.h("prop_master"))
     assert (await client.get("/api/v1/auth/me", headers=phone)).status_code == 200
     r = await client.post(f"/api/v1/productions/{pid}/enrollment-codes", headers=w.h("prop_master"))
     unused_code = r.json()["code"]
@@ -733,44 +713,22 @@ async def test_a_mismatch_confirmed_while_a_writer_holds_the_item_waits_its_turn
     # A denied match appends its event and opens an incident, which updates the item.
     # It took the chain head before the item, against every other writer's order: a
     # writer holding the item and appending meanwhile deadlocked with it.
-    import threading
-
-    import asyncpg
-
     item = await ready_item(client, world)
     answer = await verify(client, world, item["tag"]["code"])
-    holding = threading.Event()
-    outcome: list[str] = []
-
-    async def writer() -> None:
-        conn = await asyncpg.connect(database)
-        try:
-            async with conn.transaction():
-                await conn.fetchrow(
-                    "SELECT id FROM items WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(item["id"])
-                )
-                holding.set()
-                await asyncio.sleep(1.0)
-                await conn.fetchval(
-                    "SELECT propcheck_append_event($1, 'item.edited', 'test', $2, '{}')",
-                    uuid.UUID(world.production_id),
-                    uuid.UUID(item["id"]),
-                )
-            outcome.append("committed")
-        except asyncpg.PostgresError as exc:
-            outcome.append(type(exc).__name__)
-        finally:
-            await conn.close()
-
-    thread = threading.Thread(target=lambda: asyncio.run(writer()))
-    thread.start()
-    assert holding.wait(10)
-    r = await client.post(
-        f"/api/v1/verifications/{answer['verification_id']}/confirm",
-        json={"match": False, "note": "not the same prop"},
-        headers=world.h("scanner"),
-    )
-    thread.join()
+    iid = uuid.UUID(item["id"])
+    hold = [("SELECT id FROM items WHERE id = $1 FOR NO KEY UPDATE", [iid])]
+    append = [
+        (
+            "SELECT propcheck_append_event($1, 'item.edited', 'test', $2, '{}')",
+            [uuid.UUID(world.production_id), iid],
+        )
+    ]
+    with another_process(database, hold, then=append) as outcome:
+        r = await client.post(
+            f"/api/v1/verifications/{answer['verification_id']}/confirm",
+            json={"match": False, "note": "not the same prop"},
+            headers=world.h("scanner"),
+        )
     assert r.status_code == 200, r.text
     assert r.json()["verdict"] == "STOP"
     assert outcome == ["committed"]

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.helpers import enroll_phone
 from tests.pwa.a11y import serious_violations
 from tests.pwa.conftest import PWA_DIR, sign_in
 
@@ -188,15 +189,9 @@ async def test_a_prop_master_signs_out_a_lost_crew_phone(
     phone_page: Any, live_server: str, live_world: Any
 ) -> None:
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
-        r = await client.post(
-            f"/api/v1/productions/{live_world.production_id}/enrollment-codes",
-            headers=live_world.h("prop_master"),
+        lost = await enroll_phone(
+            client, live_world.production_id, live_world.h("prop_master"), "Lost phone"
         )
-        r = await client.post(
-            "/api/v1/auth/enroll", json={"code": r.json()["code"], "device_name": "Lost phone"}
-        )
-        assert r.status_code == 200, r.text
-        lost = {"Authorization": f"Bearer {r.json()['token']}"}
         assert (await client.get("/api/v1/auth/me", headers=lost)).status_code == 200
         page = phone_page
         await sign_in(page, live_server, live_world.emails["prop_master"])
