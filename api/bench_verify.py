@@ -184,16 +184,30 @@ def bench_photo(text: str, *, width: int = 4000, height: int = 3000) -> bytes:
     return out.getvalue()
 
 
-def _codes_request(seeded: Seeded, path: str, tokens: list[str]) -> Callable[[], bytes]:
-    codes = seeded.codes
-    host = f"{HOST}"
-    # Pre-built requests: the generator's own cost per request is a random pick.
-    reqs = [
-        json_request(path, {"code": c}, host=host, token=tokens[i % len(tokens)])
-        for i, c in enumerate(codes)
+def _requests(seeded: Seeded, path: str, tokens: list[str]) -> list[bytes]:
+    """One pre-built request per code (the generator's own cost is then a pick)."""
+    return [
+        json_request(path, {"code": c}, host=HOST, token=tokens[i % len(tokens)])
+        for i, c in enumerate(seeded.codes)
     ]
+
+
+def _at_random(reqs: list[bytes]) -> Callable[[], bytes]:
     choice = random.choice
     return lambda: choice(reqs)
+
+
+def _each_once(reqs: list[bytes]) -> tuple[Callable[[], bytes], asyncio.Event]:
+    """Every request once, in a shuffled order; the event is set with the last one."""
+    order = random.sample(reqs, len(reqs))
+    done = asyncio.Event()
+
+    def make() -> bytes:
+        if len(order) == 1:
+            done.set()
+        return order.pop()
+
+    return make, done
 
 
 async def _mint_tokens(dsn: str, seeded: Seeded, n: int) -> list[str]:
@@ -381,9 +395,20 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
     try:
         await product.ready()
         await floor.ready()
-        verify_req = _codes_request(seeded, "/api/v1/verify", tokens)
-        floor_req = _codes_request(seeded, "/floor", tokens)
-        verified_2xx = 0
+        verify_reqs = _requests(seeded, "/api/v1/verify", tokens)
+        verify_req = _at_random(verify_reqs)
+        floor_req = _at_random(_requests(seeded, "/floor", tokens))
+        # Cold pass: every tag scanned once, so the measured rounds are the steady state
+        # of a process that has seen the production's tags within the facts keep (an
+        # hour: api/facts_cache.py). Without it, each code's first scan in the rounds
+        # reads its facts (about twice the cost of a kept scan), a share that depends on
+        # the rounds' length. Printed apart: a start-of-day figure, not the ratio's.
+        first_scans, all_seen = _each_once(verify_reqs)
+        cold = await drive(
+            HOST, product.port, first_scans, clients=opts.clients, duration=600, stop=all_seen
+        )
+        say(cold.line("cold   (every tag's first scan)"))
+        verified_2xx = cold.ok
         warm = await drive(
             HOST, product.port, verify_req, clients=opts.clients, duration=opts.warmup_seconds
         )
@@ -467,6 +492,10 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             f"p99 {p99_factor:.2f}x floor (<= 2x: {verdict(p99_factor <= 2.0)}), "
             f"photo {photo_factor:.2f}x idle (<= 3x: {verdict(photo_factor <= 3.0)}), "
             f"record {verdict(ok)}"
+        )
+        say(
+            f"cold pass (each tag's first scan): {cold.rate / f.rate if f.rate else 0.0:.3f} "
+            "of the floor's throughput (not a target: the start of a day)"
         )
         say(f"ratio: {ratio:.2f}")
         return 0 if ok else 1

@@ -14,8 +14,13 @@ the same statement that records it (api/queries/recorder.sql); otherwise the cal
 drops the entry, reads the facts again and decides again. The time-dependent facts
 (inspection age, wrap time) use the database's clock at the read plus the time since.
 
-``ttl_s`` bounds how long an entry is used at all, and the number of entries is capped
-(the whole cache is dropped when full, like the token cache). With a row, the item as
+``ttl_s`` bounds how long an entry is used at all (an hour by default: the takes of a
+set, where a prop is scanned again every 10-30 minutes; the time since the read is
+measured on this host's monotonic clock, which an hour lets drift from the database's
+by well under a second), and the number of entries is capped (the whole cache is
+dropped when full, like the token cache). A row whose versions went stale costs one
+more recording attempt; a hand-off scan, which always bumps its item's version,
+drops its row at once (api/verify.py). With a row, the item as
 the verify answer shows it (signed photo URLs and all) is kept too, built once.
 """
 

@@ -53,8 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_cache_s: float = 5.0
     #: How long a process reuses a scanned tag's verdict facts, seconds (0: off). Safe
     #: at any value: a verification is only recorded on facts still current then
-    #: (api/facts_cache.py); this bounds memory and staleness of what is read.
-    facts_cache_s: float = 60.0
+    #: (api/facts_cache.py). An hour spans the takes of a set, where a prop is scanned
+    #: again every 10-30 minutes; a minute kept almost none of those rescans.
+    facts_cache_s: float = 3600.0
     #: Sign-in and enrollment requests per minute from one client address (0: off).
     rate_signin_per_min: int = 120
     #: Verifications per second from one bearer token, i.e. one phone (0: off).
@@ -98,7 +99,7 @@ def get_settings() -> Settings:
         decode_workers=_env_int("PROPCHECK_DECODE_WORKERS", max(1, (os.cpu_count() or 2) - 1)),
         decode_wait_s=_env_float("PROPCHECK_DECODE_WAIT_S", 2.0),
         auth_cache_s=_env_float("PROPCHECK_AUTH_CACHE_S", 5.0),
-        facts_cache_s=_env_float("PROPCHECK_FACTS_CACHE_S", 60.0),
+        facts_cache_s=_env_float("PROPCHECK_FACTS_CACHE_S", 3600.0),
         rate_signin_per_min=_env_int("PROPCHECK_RATE_SIGNIN_PER_MIN", 120),
         rate_verify_per_s=_env_int("PROPCHECK_RATE_VERIFY_PER_S", 200),
         signin_max_failures=_env_int("PROPCHECK_SIGNIN_MAX_FAILURES", 5),

@@ -403,6 +403,11 @@ class VerifyController(Controller):
             raise StaleFacts  # the facts kept changing under this scan: 503, scan again
         stored, verdict, server_verdict = decided
         production_id = facts_row.production_id
+        if canonical_code is not None and body.purpose == "checkout" and body.handoff_to:
+            # A stored hand-off bumped its item's facts version (migration 0007): the
+            # kept row is stale now, so the item's next scan reads afresh rather than
+            # deciding once for nothing.
+            svc.facts.forget(canonical_code)
         if stored is None:  # a concurrent replay of the same client_id won
             conn = await db.get()
             return await self._replayed(

@@ -10,8 +10,10 @@ answers on the kept facts; and that every kind of write bumps the version.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,7 +21,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.events import canonical
+from api.facts_cache import FactsCache
 from api.recorder import StaleFacts
+from api.settings import Settings
 from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
 from tests.conftest import World, another_process, make_world, record_as_request
 from verifier import codes
@@ -304,3 +308,35 @@ async def test_two_hand_off_scans_of_one_item_in_one_batch_are_decided_one_after
         "SELECT count(*) FROM verifications WHERE id = ANY($1)", [e.args[0] for e in batch]
     )
     assert stored == 1
+
+
+async def test_a_hand_off_scan_drops_its_kept_row_and_the_next_scan_reads_afresh(
+    client: AsyncTestClient[Any], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    item = await ready_item(client, world)
+    code = item["tag"]["code"]
+    facts = client.app.state.services.facts
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    assert facts.get(codes.parse(code)) is not None
+    out = await verify(client, world, code, purpose="checkout", handoff_to="Lead actor")
+    assert out["verdict"] == "CLEARED", out
+    # The hand-off bumped the item's facts version: keeping the row would only cost
+    # the next scan a recording attempt on stale facts.
+    assert facts.get(codes.parse(code)) is None
+    stale: list[int] = []
+    forget = facts.forget
+    monkeypatch.setattr(facts, "forget", lambda c: (stale.append(1), forget(c)))
+    assert (await verify(client, world, code))["verdict"] == "CLEARED"
+    assert stale == []  # read afresh, decided once
+
+
+async def test_kept_facts_span_the_takes_of_a_set() -> None:
+    # A prop is scanned again every 10-30 minutes on a set; a minute kept none of those.
+    assert Settings().facts_cache_s >= 30 * 60
+    kept = FactsCache(ttl_s=3600)
+    row = {"db_now": datetime(2026, 1, 1)}
+    kept.put("PC1", row, read_at=time.monotonic() - 30 * 60)  # type: ignore[arg-type]
+    hit = kept.get("PC1")
+    assert hit is not None and (hit[1] - row["db_now"]).total_seconds() >= 30 * 60
+    kept.put("PC2", row, read_at=time.monotonic() - 3601)  # type: ignore[arg-type]
+    assert kept.get("PC2") is None
