@@ -34,6 +34,7 @@ from api.migrate import apply_migrations
 from api.openapi_doc import document_api
 from api.productions import ProductionController, StudioController
 from api.reports import ReportController
+from api.security_headers import add_security_headers
 from api.settings import Settings, get_settings
 from api.snapshot import SnapshotController
 from api.state import Services
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         route_handlers=routes,  # type: ignore[arg-type]
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
+        before_send=[add_security_headers],
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
         openapi_config=OpenAPIConfig(
             title="propcheck", version="1.0.0", path="/schema", use_handler_docstrings=True

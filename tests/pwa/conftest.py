@@ -164,6 +164,10 @@ async def phone_page(phone_context: Any, page_errors: list[str]) -> AsyncIterato
     )
     yield page
     await page.close()
+    # The app's Content-Security-Policy (api/security_headers.py) must not block
+    # anything the app itself does: Chromium reports each refusal as a console error.
+    refused = [e for e in page_errors if "Content Security Policy" in e]
+    assert refused == [], refused
 
 
 @pytest.fixture(scope="session")

@@ -112,6 +112,8 @@ async def test_fake_camera_scan_is_cleared_after_confirming_the_match(
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # The WebAssembly decoder compiles under the app's CSP ('wasm-unsafe-eval').
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         requested: list[str] = []
         context.on("request", lambda r: requested.append(r.url))
         await sign_in(page, live_server, live_world.emails["scanner"])

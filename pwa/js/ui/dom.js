@@ -12,6 +12,10 @@ export function h(tag, attrs = {}, ...children) {
       el.className = value;
     } else if (key === "dataset") {
       Object.assign(el.dataset, value);
+    } else if (key === "style") {
+      // Through the CSSOM: the app's Content-Security-Policy (style-src 'self') refuses
+      // style attributes, not styles set from its own script.
+      el.style.cssText = value;
     } else if (key in el && typeof value !== "string") {
       el[key] = value;
     } else {
