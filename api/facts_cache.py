@@ -11,17 +11,26 @@ production's facts_version, which the database bumps on every change to anything
 verdict reads (triggers, migration 0007, so every write path, in every process, is
 covered). The verification is recorded only if those versions are still current, in
 the same statement that records it (api/queries/recorder.sql); otherwise the caller
-drops the entry, reads the facts again and decides again. The time-dependent facts
-(inspection age, wrap time) use the database's clock at the read plus the time since.
+drops the entry, reads the facts again and decides again.
+
+The versions say nothing about time. The time-dependent facts (inspection age, the
+hand-off window) are judged at the database's clock at the read plus the time since,
+measured on this host's monotonic clock. That clock stops while the host sleeps (a
+laptop running the embedded server, lid closed overnight): a row kept from the evening
+would judge the morning's scan by an evening clock and call a lapsed inspection fresh.
+So each entry also notes the wall clock at the read, and an entry whose two ages
+disagree by more than a second (a sleep, or a clock set on this host) is dropped and
+read again. A step of the database host's own clock is not caught here, as it is not
+for a scan read afresh either.
 
 ``ttl_s`` bounds how long an entry is used at all (an hour by default: the takes of a
-set, where a prop is scanned again every 10-30 minutes; the time since the read is
-measured on this host's monotonic clock, which an hour lets drift from the database's
-by well under a second), and the number of entries is capped (the whole cache is
-dropped when full, like the token cache). A row whose versions went stale costs one
-more recording attempt; a hand-off scan, which always bumps its item's version,
-drops its row at once (api/verify.py). With a row, the item as
-the verify answer shows it (signed photo URLs and all) is kept too, built once.
+set, where a prop is scanned again every 10-30 minutes), and the number of entries is
+capped (the whole cache is dropped when full, like the token cache). A row whose
+versions went stale (on a set, after a check-out, a check-in or an inspection of the
+item) costs its scan one more recording attempt and a fresh read; a hand-off scan, which
+always bumps its item's version, drops its own row at once (api/verify.py). With a row,
+the item as the verify answer shows it (signed photo URLs and all) is kept too, built
+once.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ __all__ = ["FactsCache"]
 
 #: About 1.5 kB each (the row with its photos' and policy's JSON): ~30 MB at most.
 _MAX_ENTRIES = 20_000
+#: How far the monotonic and the wall-clock ages of an entry may differ, seconds.
+_CLOCKS_AGREE_S = 1.0
 
 
 class FactsCache:
@@ -43,21 +54,21 @@ class FactsCache:
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        # code -> [read_at, row, item view or None]
+        # code -> [read_at (monotonic), read_at_wall, row, item view or None]
         self._rows: dict[str, list[Any]] = {}
 
     def get(self, code: str) -> tuple[asyncpg.Record, datetime, Any] | None:
         """The kept row, the database time now (its db_now plus the time since the
-        read) and the kept item view (None until built), or None when there is no row
-        or it is older than ttl_s."""
+        read) and the kept item view (None until built), or None when there is no row,
+        it is older than ttl_s, or the host slept or had its clock set since the read."""
         if self.ttl_s <= 0:
             return None
         hit = self._rows.get(code)
         if hit is None:
             return None
-        read_at, row, view = hit
+        read_at, read_at_wall, row, view = hit
         age = time.monotonic() - read_at
-        if age > self.ttl_s:
+        if age > self.ttl_s or abs(time.time() - read_at_wall - age) > _CLOCKS_AGREE_S:
             del self._rows[code]
             return None
         now: datetime = row["db_now"] + timedelta(seconds=age)
@@ -69,13 +80,14 @@ class FactsCache:
             return
         if len(self._rows) >= _MAX_ENTRIES:
             self._rows.clear()
-        self._rows[code] = [read_at, row, None]
+        # The wall clock at the same moment: read_at's age on it, taken now.
+        self._rows[code] = [read_at, time.time() - (time.monotonic() - read_at), row, None]
 
     def keep_view(self, code: str, row: asyncpg.Record, view: Any) -> None:
         """Keep the item view built from ``row``, if ``row`` is still the kept one."""
         hit = self._rows.get(code)
-        if hit is not None and hit[1] is row:
-            hit[2] = view
+        if hit is not None and hit[2] is row:
+            hit[3] = view
 
     def forget(self, code: str) -> None:
         """Drop the row of ``code`` (its versions were stale)."""

@@ -340,3 +340,22 @@ async def test_kept_facts_span_the_takes_of_a_set() -> None:
     assert hit is not None and (hit[1] - row["db_now"]).total_seconds() >= 30 * 60
     kept.put("PC2", row, read_at=time.monotonic() - 3601)  # type: ignore[arg-type]
     assert kept.get("PC2") is None
+
+
+async def test_a_row_kept_across_a_sleep_of_the_host_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The monotonic clock stops while the host sleeps: an evening's row would judge a
+    # morning scan by the evening's time, and an inspection that lapsed overnight
+    # would look fresh. The wall clock goes on, so the two ages disagree.
+    kept = FactsCache(ttl_s=3600)
+    row = {"db_now": datetime(2026, 1, 1, 19, 30)}
+    kept.put("PC1", row, read_at=time.monotonic())  # type: ignore[arg-type]
+    assert kept.get("PC1") is not None
+    woke = time.time() + 12 * 3600
+    monkeypatch.setattr("api.facts_cache.time.time", lambda: woke)
+    assert kept.get("PC1") is None
+    # A clock set back on this host is the same disagreement.
+    kept.put("PC2", row, read_at=time.monotonic())  # type: ignore[arg-type]
+    monkeypatch.setattr("api.facts_cache.time.time", lambda: woke - 24 * 3600)
+    assert kept.get("PC2") is None
