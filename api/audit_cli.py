@@ -217,7 +217,7 @@ def backup_command(dsn: Any, out: str) -> int:
 
 def restore_command(dsn: Any, file: str, force: bool) -> int:
     """``restore``: pg_restore into an empty database, then check every chain."""
-    from api.backup import BackupError, prepare_target, restore
+    from api.backup import BackupError, advance_facts_versions, prepare_target, restore
 
     target = dsn()
     try:
@@ -226,6 +226,9 @@ def restore_command(dsn: Any, file: str, force: bool) -> int:
     except BackupError as exc:
         _err(str(exc))
         return 1
+    # API processes still running keep facts by version: past every old version, a
+    # kept row can only be stale, never taken for the restored facts.
+    asyncio.run(advance_facts_versions(target))
     print(f"restored {file}; checking the record:")
     return verify_command(lambda: target, None, None, False)
 

@@ -22,7 +22,14 @@ import asyncpg
 
 from api.sql import q
 
-__all__ = ["BackupError", "backup", "pg_tool", "prepare_target", "restore"]
+__all__ = [
+    "BackupError",
+    "advance_facts_versions",
+    "backup",
+    "pg_tool",
+    "prepare_target",
+    "restore",
+]
 
 
 class BackupError(RuntimeError):
@@ -86,6 +93,17 @@ async def prepare_target(dsn: str, *, force: bool = False) -> None:
                 "database, or pass --force to replace its contents"
             )
         await conn.execute(q("ensure_app_role"))
+    finally:
+        await conn.close()
+
+
+async def advance_facts_versions(dsn: str) -> None:
+    """Move every facts_version of the restored database past any issued before the
+    restore (api/queries/backup.sql), in one transaction."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(q("advance_facts_versions"))
     finally:
         await conn.close()
 

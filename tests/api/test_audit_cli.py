@@ -130,6 +130,19 @@ async def test_backup_restores_into_a_new_database_that_verifies(
             await restored.close()
         assert there == before
         assert there[world.production_id].ok and there[world.production_id].events > 0
+        # Every facts version is past any the original issued: an API process that
+        # kept a tag's facts from before the restore can never take them as current.
+        restored = await asyncpg.connect(target)
+        try:
+            for table in ("items", "productions"):
+                old_max = await db.fetchval(f"SELECT max(facts_version) FROM {table}")
+                new_min = await restored.fetchval(f"SELECT min(facts_version) FROM {table}")
+                assert (old_max is None) == (new_min is None), table
+                assert table == "items" or new_min is not None  # the world's production
+                if new_min is not None:
+                    assert new_min > old_max + 10**12, (table, old_max, new_min)
+        finally:
+            await restored.close()
         # A second restore into the now non-empty database is refused.
         assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 1
         assert "not empty" in capsys.readouterr().err
