@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-__all__ = ["MEDIA_CSP", "PWA_CSP", "add_security_headers", "headers_for"]
+__all__ = ["MEDIA_CSP", "PWA_CSP", "SCHEMA_CSP", "add_security_headers", "headers_for"]
 
 _COMMON = [
     (b"x-content-type-options", b"nosniff"),
@@ -42,9 +42,13 @@ _API = [*_COMMON, (b"content-security-policy", _API_CSP.encode())]
 _API_NO_STORE = [*_API, (b"cache-control", b"no-store")]
 _MEDIA = [*_COMMON, (b"content-security-policy", MEDIA_CSP.encode())]
 _PWA = [*_COMMON, (b"content-security-policy", PWA_CSP.encode())]
-# The OpenAPI viewers (Litestar's, under /schema) load their script from a CDN: they
-# get the headers that do not stop them, and no policy of ours.
-_SCHEMA = _COMMON
+#: The OpenAPI viewers (Litestar's, under /schema) load their script from a CDN, which
+#: no page of this origin may run: the token is in this origin's storage. Sandboxed
+#: without allow-same-origin, a viewer page is an origin of its own: scripts run, but
+#: see none of the app's storage and cannot read the API's answers. (Redoc, at /schema,
+#: has the schema inline and works; /schema/openapi.json is the schema itself.)
+SCHEMA_CSP = "sandbox allow-scripts; frame-ancestors 'none'"
+_SCHEMA = [*_COMMON, (b"content-security-policy", SCHEMA_CSP.encode())]
 
 
 def headers_for(path: str) -> list[tuple[bytes, bytes]]:

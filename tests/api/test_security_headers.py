@@ -77,3 +77,18 @@ async def test_an_uploaded_photo_is_sandboxed_and_keeps_its_own_caching(
     assert "default-src 'none'" in csp and "sandbox" in csp
     assert r.headers["cache-control"].startswith("private, max-age=")  # not no-store
     assert r.headers.get_list("cache-control") == [r.headers["cache-control"]]
+
+
+async def test_the_api_viewer_runs_its_cdn_script_in_an_origin_of_its_own(
+    client: AsyncTestClient[Any],
+) -> None:
+    # Litestar's OpenAPI viewer loads its script from a CDN: sandboxed without
+    # allow-same-origin, that script cannot reach the token in the app's storage.
+    r = await client.get("/schema")
+    assert r.status_code == 200
+    assert "<script" in r.text
+    _common(r)
+    csp = r.headers["content-security-policy"]
+    assert "sandbox allow-scripts" in csp and "allow-same-origin" not in csp
+    r = await client.get("/schema/openapi.json")
+    assert r.status_code == 200 and r.json()["info"]["title"] == "propcheck"
