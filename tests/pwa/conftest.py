@@ -162,11 +162,19 @@ async def phone_page(phone_context: Any, page_errors: list[str]) -> AsyncIterato
             page_errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
         ),
     )
+    # The app's Content-Security-Policy (api/security_headers.py) must not block
+    # anything the app itself does: Chromium reports each refusal as a console error,
+    # here from every page of the context (the label PDF's pop-up included).
+    refused: list[str] = []
+
+    def note_refusal(msg: Any) -> None:
+        if msg.type == "error" and "Content Security Policy" in msg.text:
+            refused.append(f"{msg.page.url if msg.page else '?'}: {msg.text}")
+
+    phone_context.on("console", note_refusal)
     yield page
     await page.close()
-    # The app's Content-Security-Policy (api/security_headers.py) must not block
-    # anything the app itself does: Chromium reports each refusal as a console error.
-    refused = [e for e in page_errors if "Content Security Policy" in e]
+    phone_context.remove_listener("console", note_refusal)
     assert refused == [], refused
 
 
