@@ -38,6 +38,7 @@ def test_bench_verify_runs_and_every_verification_is_recorded(
     # The cold pass scans each of the 300 tags exactly once before the measured rounds.
     assert any(line.startswith("cold   (every tag's first scan): 300 requests") for line in lines)
     assert any(line.startswith("floor  (one indexed SELECT): ") for line in lines), out
+    assert any(line.startswith("mix    (1 in 20 a hand-off scan): ") for line in lines), out
     assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
     assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
     assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
