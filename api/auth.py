@@ -127,7 +127,10 @@ def check_password(stored: str | None, password: str) -> bool:
         return False
 
 
-_cache: dict[bytes, tuple[float, Principal]] = {}
+#: token hash -> (monotonic deadline, wall-clock deadline, caller). Both deadlines must
+#: hold: the monotonic clock stops while the host sleeps, so on waking it alone would
+#: keep a token that expired or was signed out meanwhile for another ``ttl``.
+_cache: dict[bytes, tuple[float, float, Principal]] = {}
 _CACHE_MAX = 10_000
 
 
@@ -160,10 +163,10 @@ async def resolve_principal(
     ``wait_s`` bounds the wait for a pooled connection (settings.db_timeout_s).
     """
     token_hash = hash_secret(_bearer(request))
-    now = time.monotonic()
+    now, wall = time.monotonic(), time.time()
     hit = _cache.get(token_hash)
-    if hit is not None and hit[0] > now:
-        return hit[1]
+    if hit is not None and hit[0] > now and hit[1] > wall:
+        return hit[2]
     async with lazily(pool, wait_s) as db:
         row = await (await db.get()).fetchrow(q("principal_by_token"), token_hash)
     if row is None:
@@ -186,6 +189,6 @@ async def resolve_principal(
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     # Never cache past the token's own expiry.
-    remaining = row["expires_at"].timestamp() - time.time()
-    _cache[token_hash] = (now + max(0.0, min(ttl, remaining)), principal)
+    keep = max(0.0, min(ttl, row["expires_at"].timestamp() - wall))
+    _cache[token_hash] = (now + keep, wall + keep, principal)
     return principal

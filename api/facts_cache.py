@@ -74,14 +74,15 @@ class FactsCache:
         now: datetime = row["db_now"] + timedelta(seconds=age)
         return row, now, view
 
-    def put(self, code: str, row: asyncpg.Record, read_at: float) -> None:
-        """Keep ``row``, read at ``read_at`` (time.monotonic() just before the query)."""
+    def put(self, code: str, row: asyncpg.Record, read_at: float, read_at_wall: float) -> None:
+        """Keep ``row``, read at ``read_at`` and ``read_at_wall`` (time.monotonic() and
+        time.time(), both taken just before the query: a sleep during the query then
+        shows as the two ages disagreeing, like one after it)."""
         if self.ttl_s <= 0:
             return
         if len(self._rows) >= _MAX_ENTRIES:
             self._rows.clear()
-        # The wall clock at the same moment: read_at's age on it, taken now.
-        self._rows[code] = [read_at, time.time() - (time.monotonic() - read_at), row, None]
+        self._rows[code] = [read_at, read_at_wall, row, None]
 
     def keep_view(self, code: str, row: asyncpg.Record, view: Any) -> None:
         """Keep the item view built from ``row``, if ``row`` is still the kept one."""

@@ -233,10 +233,10 @@ async def _scan_facts(
         if hit is not None:
             row, now, view = hit
         else:
-            read_at = time.monotonic()
+            read_at, read_at_wall = time.monotonic(), time.time()
             row = await (await db.get()).fetchrow(q("verify_facts"), code)
             if row is not None:
-                svc.facts.put(code, row, read_at)
+                svc.facts.put(code, row, read_at, read_at_wall)
     production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
     facts_row = await facts_in(db, row, production_id, now=now, view=view)
     if row is None or not facts_row.same_production:
