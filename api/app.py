@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from api.abuse import Limits
@@ -181,8 +182,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         exception_handlers=exception_handlers,
         before_send=[add_security_headers],
         request_max_body_size=settings.max_upload_bytes + 64 * 1024,
+        # Redoc alone: it has the schema inline, so it still works sandboxed (the
+        # viewers that fetch /schema/openapi.json cannot: api/security_headers.py).
         openapi_config=OpenAPIConfig(
-            title="propcheck", version="1.0.0", path="/schema", use_handler_docstrings=True
+            title="propcheck",
+            version="1.0.0",
+            path="/schema",
+            use_handler_docstrings=True,
+            render_plugins=[RedocRenderPlugin()],
         ),
         debug=False,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import msgspec
 
 from api.audit import ChainReport
@@ -228,7 +229,14 @@ def restore_command(dsn: Any, file: str, force: bool) -> int:
         return 1
     # API processes still running keep facts by version: past every old version, a
     # kept row can only be stale, never taken for the restored facts.
-    asyncio.run(advance_facts_versions(target))
+    try:
+        asyncio.run(advance_facts_versions(target))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _err(
+            f"restored, but the facts versions were NOT advanced ({exc}): stop every API "
+            "process on this database, then restore again with --force"
+        )
+        return 1
     print(f"restored {file}; checking the record:")
     return verify_command(lambda: target, None, None, False)
 

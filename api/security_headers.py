@@ -45,8 +45,9 @@ _PWA = [*_COMMON, (b"content-security-policy", PWA_CSP.encode())]
 #: The OpenAPI viewers (Litestar's, under /schema) load their script from a CDN, which
 #: no page of this origin may run: the token is in this origin's storage. Sandboxed
 #: without allow-same-origin, a viewer page is an origin of its own: scripts run, but
-#: see none of the app's storage and cannot read the API's answers. (Redoc, at /schema,
-#: has the schema inline and works; /schema/openapi.json is the schema itself.)
+#: see none of the app's storage and cannot read the API's answers. Redoc, the one
+#: viewer served (api/app.py), has the schema inline and so works sandboxed;
+#: /schema/openapi.json is the schema itself.
 SCHEMA_CSP = "sandbox allow-scripts; frame-ancestors 'none'"
 _SCHEMA = [*_COMMON, (b"content-security-policy", SCHEMA_CSP.encode())]
 

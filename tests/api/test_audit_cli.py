@@ -141,6 +141,15 @@ async def test_backup_restores_into_a_new_database_that_verifies(
                 assert table == "items" or new_min is not None  # the world's production
                 if new_min is not None:
                     assert new_min > old_max + 10**12, (table, old_max, new_min)
+            # ... and the bump triggers, off for that one update, are on again.
+            enabled = await restored.fetch(
+                "SELECT tgname, tgenabled::text AS tgenabled FROM pg_trigger"
+                " WHERE tgname IN ('items_facts_version', 'productions_facts_version')"
+            )
+            assert sorted((r["tgname"], r["tgenabled"]) for r in enabled) == [
+                ("items_facts_version", "O"),
+                ("productions_facts_version", "O"),
+            ]
         finally:
             await restored.close()
         # A second restore into the now non-empty database is refused.

@@ -90,5 +90,9 @@ async def test_the_api_viewer_runs_its_cdn_script_in_an_origin_of_its_own(
     _common(r)
     csp = r.headers["content-security-policy"]
     assert "sandbox allow-scripts" in csp and "allow-same-origin" not in csp
+    assert "Redoc.init(" in r.text  # the schema inline: nothing to fetch from a sandbox
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200 and r.json()["info"]["title"] == "propcheck"
+    # The viewers that fetch the schema by URL would not work sandboxed: not served.
+    for path in ("/schema/swagger", "/schema/elements", "/schema/rapidoc"):
+        assert (await client.get(path)).status_code == 404, path
