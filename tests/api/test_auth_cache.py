@@ -11,6 +11,7 @@ import pytest
 from litestar.exceptions import NotAuthorizedException
 
 from api import auth
+from api.sql import q
 from tests.conftest import World
 
 pytestmark = pytest.mark.asyncio
@@ -28,14 +29,27 @@ async def test_a_token_signed_out_elsewhere_is_refused_after_the_host_slept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = app_pool
-    request: Any = _Request(world.h("scanner"))
+    # A token of its own (the world's are shared with other tests): the scanner's
+    # account signed in once more.
+    token = auth.new_secret("pct")
+    await db.fetchrow(
+        q("insert_token"),
+        auth.hash_secret(token),
+        await db.fetchval(
+            "SELECT user_id FROM tokens WHERE token_hash = $1",
+            auth.hash_secret(world.tokens["scanner"]),
+        ),
+        None,
+        None,
+        3600,
+    )
+    request: Any = _Request({"Authorization": f"Bearer {token}"})
     auth.forget_all()
     try:
         who = await auth.resolve_principal(request, pool, 5.0, wait_s=5.0)
         # Signed out by another API process: this one's cache does not know yet.
         await db.execute(
-            "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1",
-            auth.hash_secret(world.tokens["scanner"]),
+            "UPDATE tokens SET revoked_at = now() WHERE token_hash = $1", auth.hash_secret(token)
         )
         assert await auth.resolve_principal(request, pool, 5.0, wait_s=5.0) == who
         # The host sleeps for an hour: its monotonic clock stands still, the wall
