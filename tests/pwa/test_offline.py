@@ -256,11 +256,17 @@ async def test_a_scan_whose_answer_was_lost_is_queued_as_a_decision_of_its_own(
     try:
         since = await conn.fetchval("SELECT clock_timestamp()")
         await phone_context.route("**/api/v1/verify", lost_answer)
+        # Online by emulation, not by the host's network state: a phone that believes
+        # it is offline decides from its snapshot without sending the scan at all (one
+        # clean-clone CI run failed that way: the scan never reached the route).
+        await phone_context.set_offline(False)
+        await page.wait_for_function("() => navigator.onLine")
         await page.goto(f"{live_server}/#/scan")
         await page.locator("#code-input").fill(code)
         await page.get_by_role("button", name="Check this code").click()
         await page.locator("#verdict-word").wait_for()
         await phone_context.unroute("**/api/v1/verify")
+        assert sent, "the scan was decided without being sent"
         online_id = json.loads(sent[0])["client_id"]
         result = await page.evaluate("() => window.propcheck.outbox.replay()")
         assert result["left"] == 0
