@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -26,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 
+from api import clock
 from api.connections import lazily
 from api.sql import q
 
@@ -127,10 +127,10 @@ def check_password(stored: str | None, password: str) -> bool:
         return False
 
 
-#: token hash -> (monotonic deadline, wall-clock deadline, caller). Both deadlines must
-#: hold: the monotonic clock stops while the host sleeps, so on waking it alone would
-#: keep a token that expired or was signed out meanwhile for another ``ttl``.
-_cache: dict[bytes, tuple[float, float, Principal]] = {}
+#: token hash -> (when resolved, for how many seconds it may be reused, caller). The
+#: age is api/clock.py's: a host that slept does not keep a token that expired or was
+#: signed out meanwhile.
+_cache: dict[bytes, tuple[clock.Stamp, float, Principal]] = {}
 _CACHE_MAX = 10_000
 
 
@@ -163,9 +163,9 @@ async def resolve_principal(
     ``wait_s`` bounds the wait for a pooled connection (settings.db_timeout_s).
     """
     token_hash = hash_secret(_bearer(request))
-    now, wall = time.monotonic(), time.time()
+    now = clock.stamp()
     hit = _cache.get(token_hash)
-    if hit is not None and hit[0] > now and hit[1] > wall:
+    if hit is not None and (age := clock.elapsed(hit[0])) is not None and age < hit[1]:
         return hit[2]
     async with lazily(pool, wait_s) as db:
         row = await (await db.get()).fetchrow(q("principal_by_token"), token_hash)
@@ -189,6 +189,6 @@ async def resolve_principal(
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
     # Never cache past the token's own expiry.
-    keep = max(0.0, min(ttl, row["expires_at"].timestamp() - wall))
-    _cache[token_hash] = (now + keep, wall + keep, principal)
+    keep = max(0.0, min(ttl, row["expires_at"].timestamp() - now[1]))
+    _cache[token_hash] = (now, keep, principal)
     return principal

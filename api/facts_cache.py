@@ -15,13 +15,9 @@ drops the entry, reads the facts again and decides again.
 
 The versions say nothing about time. The time-dependent facts (inspection age, the
 hand-off window) are judged at the database's clock at the read plus the time since,
-measured on this host's monotonic clock. That clock stops while the host sleeps (a
-laptop running the embedded server, lid closed overnight): a row kept from the evening
-would judge the morning's scan by an evening clock and call a lapsed inspection fresh.
-So each entry also notes the wall clock at the read, and an entry whose two ages
-disagree by more than a second (a sleep, or a clock set on this host) is dropped and
-read again. A step of the database host's own clock is not caught here, as it is not
-for a scan read afresh either.
+measured by api/clock.py: an entry whose age the host's two clocks disagree on (the
+host slept, or its clock was set) is dropped and read again. A step of the database
+host's own clock is not caught here, as it is not for a scan read afresh either.
 
 ``ttl_s`` bounds how long an entry is used at all (an hour by default: the takes of a
 set, where a prop is scanned again every 10-30 minutes), and the number of entries is
@@ -35,18 +31,17 @@ once.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from api.clock import Stamp, elapsed
+
 __all__ = ["FactsCache"]
 
 #: About 1.5 kB each (the row with its photos' and policy's JSON): ~30 MB at most.
 _MAX_ENTRIES = 20_000
-#: How far the monotonic and the wall-clock ages of an entry may differ, seconds.
-_CLOCKS_AGREE_S = 1.0
 
 
 class FactsCache:
@@ -54,7 +49,7 @@ class FactsCache:
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        # code -> [read_at (monotonic), read_at_wall, row, item view or None]
+        # code -> [read_at, row, item view or None]
         self._rows: dict[str, list[Any]] = {}
 
     def get(self, code: str) -> tuple[asyncpg.Record, datetime, Any] | None:
@@ -66,29 +61,28 @@ class FactsCache:
         hit = self._rows.get(code)
         if hit is None:
             return None
-        read_at, read_at_wall, row, view = hit
-        age = time.monotonic() - read_at
-        if age > self.ttl_s or abs(time.time() - read_at_wall - age) > _CLOCKS_AGREE_S:
+        read_at, row, view = hit
+        age = elapsed(read_at)
+        if age is None or age > self.ttl_s:
             del self._rows[code]
             return None
         now: datetime = row["db_now"] + timedelta(seconds=age)
         return row, now, view
 
-    def put(self, code: str, row: asyncpg.Record, read_at: float, read_at_wall: float) -> None:
-        """Keep ``row``, read at ``read_at`` and ``read_at_wall`` (time.monotonic() and
-        time.time(), both taken just before the query: a sleep during the query then
-        shows as the two ages disagreeing, like one after it)."""
+    def put(self, code: str, row: asyncpg.Record, read_at: Stamp) -> None:
+        """Keep ``row``, read at ``read_at`` (clock.stamp() just before the query: a
+        sleep during the query then shows as the clocks disagreeing, like one after)."""
         if self.ttl_s <= 0:
             return
         if len(self._rows) >= _MAX_ENTRIES:
             self._rows.clear()
-        self._rows[code] = [read_at, read_at_wall, row, None]
+        self._rows[code] = [read_at, row, None]
 
     def keep_view(self, code: str, row: asyncpg.Record, view: Any) -> None:
         """Keep the item view built from ``row``, if ``row`` is still the kept one."""
         hit = self._rows.get(code)
-        if hit is not None and hit[2] is row:
-            hit[3] = view
+        if hit is not None and hit[1] is row:
+            hit[2] = view
 
     def forget(self, code: str) -> None:
         """Drop the row of ``code`` (its versions were stale)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -27,7 +26,7 @@ from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp
 from msgspec import Meta
 
-from api import abuse
+from api import abuse, clock
 from api.auth import Perm, Principal
 from api.connections import ConnectionSource, LazyConnection
 from api.errors import DB_DOWN, Replayed
@@ -233,10 +232,10 @@ async def _scan_facts(
         if hit is not None:
             row, now, view = hit
         else:
-            read_at, read_at_wall = time.monotonic(), time.time()
+            read_at = clock.stamp()
             row = await (await db.get()).fetchrow(q("verify_facts"), code)
             if row is not None:
-                svc.facts.put(code, row, read_at, read_at_wall)
+                svc.facts.put(code, row, read_at)
     production_id = scan_production(principal, wanted, row["tag_production"] if row else None)
     facts_row = await facts_in(db, row, production_id, now=now, view=view)
     if row is None or not facts_row.same_production:

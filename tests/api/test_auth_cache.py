@@ -55,7 +55,7 @@ async def test_a_token_signed_out_elsewhere_is_refused_after_the_host_slept(
         # The host sleeps for an hour: its monotonic clock stands still, the wall
         # clock goes on. The cached entry is past its time and the token is refused.
         woke = time.time() + 3600
-        monkeypatch.setattr("api.auth.time.time", lambda: woke)
+        monkeypatch.setattr("api.clock.time.time", lambda: woke)
         with pytest.raises(NotAuthorizedException):
             await auth.resolve_principal(request, pool, 5.0, wait_s=5.0)
     finally:

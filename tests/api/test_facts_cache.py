@@ -335,10 +335,10 @@ async def test_kept_facts_span_the_takes_of_a_set() -> None:
     assert Settings().facts_cache_s >= 30 * 60
     kept = FactsCache(ttl_s=3600)
     row = {"db_now": datetime(2026, 1, 1)}
-    kept.put("PC1", row, time.monotonic() - 30 * 60, time.time() - 30 * 60)  # type: ignore[arg-type]
+    kept.put("PC1", row, (time.monotonic() - 30 * 60, time.time() - 30 * 60))  # type: ignore[arg-type]
     hit = kept.get("PC1")
     assert hit is not None and (hit[1] - row["db_now"]).total_seconds() >= 30 * 60
-    kept.put("PC2", row, time.monotonic() - 3601, time.time() - 3601)  # type: ignore[arg-type]
+    kept.put("PC2", row, (time.monotonic() - 3601, time.time() - 3601))  # type: ignore[arg-type]
     assert kept.get("PC2") is None
 
 
@@ -350,15 +350,15 @@ async def test_a_row_kept_across_a_sleep_of_the_host_is_read_again(
     # would look fresh. The wall clock goes on, so the two ages disagree.
     kept = FactsCache(ttl_s=3600)
     row = {"db_now": datetime(2026, 1, 1, 19, 30)}
-    kept.put("PC1", row, time.monotonic(), time.time())  # type: ignore[arg-type]
+    kept.put("PC1", row, (time.monotonic(), time.time()))  # type: ignore[arg-type]
     assert kept.get("PC1") is not None
     # Asleep during the query itself: read at 19:30 by both clocks, put in the morning.
-    kept.put("PC3", row, time.monotonic(), time.time() - 12 * 3600)  # type: ignore[arg-type]
+    kept.put("PC3", row, (time.monotonic(), time.time() - 12 * 3600))  # type: ignore[arg-type]
     assert kept.get("PC3") is None
     woke = time.time() + 12 * 3600
-    monkeypatch.setattr("api.facts_cache.time.time", lambda: woke)
+    monkeypatch.setattr("api.clock.time.time", lambda: woke)
     assert kept.get("PC1") is None
     # A clock set back on this host is the same disagreement.
-    kept.put("PC2", row, time.monotonic(), woke)  # type: ignore[arg-type]
-    monkeypatch.setattr("api.facts_cache.time.time", lambda: woke - 24 * 3600)
+    kept.put("PC2", row, (time.monotonic(), woke))  # type: ignore[arg-type]
+    monkeypatch.setattr("api.clock.time.time", lambda: woke - 24 * 3600)
     assert kept.get("PC2") is None
