@@ -505,7 +505,11 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         say(many.line(f"store only, {n} connections, {n} chains, a commit each"))
 
         ok = await _check_record(dsn, seeded.production_id, verified_2xx, say)
-        ratio = v.rate / f.rate if f.rate else 0.0
+
+        def of_floor(r: LoadResult) -> float:
+            return r.rate / f.rate if f.rate else 0.0
+
+        ratio = of_floor(v)
         p99_factor = v.p(99) / f.p(99) if f.p(99) else float("inf")
 
         def verdict(met: bool) -> str:
@@ -519,11 +523,11 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             f"record {verdict(ok)}"
         )
         say(
-            f"cold pass (each tag's first scan): {cold.rate / f.rate if f.rate else 0.0:.3f} "
+            f"cold pass (each tag's first scan): {of_floor(cold):.3f} "
             "of the floor's throughput (not a target: the start of a day)"
         )
         say(
-            f"mix (1 in 20 a hand-off scan): {mix.rate / f.rate if f.rate else 0.0:.3f} "
+            f"mix (1 in 20 a hand-off scan): {of_floor(mix):.3f} "
             "of the floor's throughput (not a target: writes between scans, as on a set)"
         )
         say(f"ratio: {ratio:.2f}")
