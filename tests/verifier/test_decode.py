@@ -40,8 +40,20 @@ def _read(data: bytes, *, second_engine: bool = True) -> list[Decoded]:
     return decode_image(data, budget_s=_READ_BUDGET_S, second_engine=second_engine)
 
 
+# Codes drawn from a generator seeded with the test's id: whether a blurred photo reads
+# depends on the code's bar pattern (at the hardest blur here, 8 of 600 random codes did
+# not read when measured), so a failure must come back on the next run to be looked
+# into, not vanish with a fresh random code.
+_codes = random.Random()
+
+
+@pytest.fixture(autouse=True)
+def _seeded_codes(request: pytest.FixtureRequest) -> None:
+    _codes.seed(request.node.nodeid)
+
+
 def _code() -> str:
-    return format_code(new_code())
+    return format_code(new_code(_codes.choice))
 
 
 def _distance(a: Point, b: Point) -> float:
