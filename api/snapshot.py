@@ -40,6 +40,7 @@ class SnapshotItem(msgspec.Struct, kw_only=True, frozen=True):
     class_changed_at: datetime | None
     open_incidents: int
     checked_out_to: str | None
+    last_returned_at: datetime | None
     thumb_url: str | None
     display_url: str | None
 

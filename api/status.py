@@ -16,7 +16,8 @@ AT RISK
   inspection_overdue       an active item of a clearable class that never passed an
                            inspection, or whose last pass is older than the policy allows
                            or not newer than its last incident (when the policy says so)
-                           or than the last change of its class
+                           or than the last change of its class, or older than its last
+                           return from a performer (when the policy says so)
   not_checked_in           an item still out with a performer since before the last wrap
   handoff_stop_unresolved  a STOP at a hand-off scan not settled since: by a later CLEARED
                            hand-off scan of the same item, or by resolving an incident
@@ -82,7 +83,7 @@ REASONS: dict[str, tuple[Severity, str]] = {
     "inspection_overdue": (
         "at_risk",
         "Items are overdue for inspection (never passed, too long ago, or not since their "
-        "last incident or the last change of their class).",
+        "last incident, the last change of their class or their return from use).",
     ),
     "not_checked_in": ("at_risk", "Items handed out before the last wrap are not checked in."),
     "handoff_stop_unresolved": (
@@ -158,6 +159,7 @@ async def production_status(conn: asyncpg.Connection, production_id: UUID) -> Pr
         policy.require_inspection_since_incident,
         wrap,
         now - timedelta(days=UNKNOWN_CODE_DAYS),
+        policy.require_inspection_after_use,
     )
     found = {r["code"]: r for r in rows if r["n"]}
     reasons = []

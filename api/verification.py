@@ -98,6 +98,7 @@ def evaluate(
             class_changed_at=row["class_changed_at"],
             open_incidents=row["open_incidents"],
             checked_out_to=row["checked_out_to"],
+            last_returned_at=row["last_returned_at"],
         )
         handoffs = msgspec.json.decode(row["recent_handoffs"], type=list[dict[str, Any]])
         recent = tuple(

@@ -88,6 +88,9 @@ MESSAGES: dict[str, str] = {
     "not_inspected_since_class_change": (
         "Its class was changed since its last passing inspection. Inspect it again."
     ),
+    "not_inspected_since_use": (
+        "It came back from a performer and was not inspected since. Inspect it first."
+    ),
     "possible_duplicate_tag": ("This tag was seen in two places at once. It may be a copied tag."),
     "visual_mismatch": "The item in hand does not match the registered photos and marks.",
 }
@@ -112,6 +115,9 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     inspection_max_age_hours: _Hours = 12.0
     #: A passing inspection must be newer than the item's last incident.
     require_inspection_since_incident: bool = True
+    #: A passing inspection must be newer than the item's last return from a performer
+    #: (Industry Safety Bulletin #1: inspected after every use; the check-in offers it).
+    require_inspection_after_use: bool = True
     #: CLEARED stays provisional until the scanning person confirms a visual match.
     visual_confirmation_required: bool = True
     #: An offline verdict may use a snapshot at most this old (hours).
@@ -138,6 +144,8 @@ class ItemFacts(msgspec.Struct, frozen=True, kw_only=True):
     #: When its capability class last changed (None: never since registration).
     class_changed_at: When | None = None
     open_incidents: Count = 0
+    #: When it was last checked in from a performer (None: never handed out).
+    last_returned_at: When | None = None
     #: Performer holding the item now (checked out), or None when it is with props.
     checked_out_to: str | None = None
 
@@ -218,6 +226,15 @@ def _item_reasons(facts: Facts, item: ItemFacts) -> list[str]:
         # at the item. Only a passing inspection after the change may clear it.
         if item.class_changed_at is not None and passed <= item.class_changed_at:
             found.append("not_inspected_since_class_change")
+        # Strictly before: the after-use inspection taken with the check-in is written
+        # in the same transaction, after it (both clock_timestamp(); equal only within
+        # one microsecond of the same check-in).
+        if (
+            policy.require_inspection_after_use
+            and item.last_returned_at is not None
+            and passed < item.last_returned_at
+        ):
+            found.append("not_inspected_since_use")
 
     if facts.handoff_to is not None and _custody_conflict(facts, item, facts.handoff_to):
         found.append("possible_duplicate_tag")

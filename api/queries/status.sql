@@ -13,7 +13,8 @@ SELECT id FROM productions WHERE studio_id = $1 ORDER BY name, id;
 -- name: status_reasons
 -- Every reason a production is not firearm-free, as (code, count, first item ids).
 -- $1 production, $2 item id cap, $3 inspection max age (hours, 0 = off),
--- $4 require inspection since last incident, $5 last wrap, $6 unknown-code window start.
+-- $4 require inspection since last incident, $5 last wrap, $6 unknown-code window start,
+-- $7 require inspection after use (since the item last came back from a performer).
 -- Each branch reads one indexed slice; per-item facts about incidents come from one
 -- aggregate over the production's incidents (few) joined by hash, never a probe per row.
 -- Counts are exact, id lists capped at $2.
@@ -42,12 +43,16 @@ WITH incident_facts AS (
         ORDER BY ins.created_at DESC LIMIT 1
     ) pass ON true
     LEFT JOIN per_item pi ON pi.item_id = i.id
+    LEFT JOIN LATERAL (
+        SELECT max(c.in_at) AS in_at FROM checkouts c WHERE c.item_id = i.id
+    ) ret ON $7
     WHERE i.production_id = $1 AND i.status = 'active'
       AND i.capability_class IN ('non_firing_replica', 'non_firing_mechanical', 'deactivated')
       AND (pass.created_at IS NULL
            OR ($3::float8 > 0 AND pass.created_at < now() - make_interval(secs => $3 * 3600))
            OR ($4 AND pi.last_incident IS NOT NULL AND pass.created_at <= pi.last_incident)
-           OR (i.class_changed_at IS NOT NULL AND pass.created_at <= i.class_changed_at))
+           OR (i.class_changed_at IS NOT NULL AND pass.created_at <= i.class_changed_at)
+           OR (ret.in_at IS NOT NULL AND pass.created_at < ret.in_at))
 ), stops AS (
     -- A STOP at hand-off stays open until, after it, the same item passed a CLEARED
     -- hand-off scan, or an incident about it (or about that scan) was resolved; a STOP

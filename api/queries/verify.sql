@@ -6,7 +6,7 @@ SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production
        f.has_evidence,
        p.status AS production_status, p.policy,
        f.last_passed_inspection_at, f.last_incident_at, i.class_changed_at, f.open_incidents,
-       f.checked_out_to,
+       f.checked_out_to, f.last_returned_at,
        i.facts_version AS item_facts_version, p.facts_version AS production_facts_version,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object('id', v.id, 'device', v.device,
@@ -75,7 +75,7 @@ RETURNING created_at;
 SELECT i.id, i.name, i.capability_class, i.status, i.make, i.model, i.distinctive_marks,
        f.has_evidence,
        f.last_passed_inspection_at, f.last_incident_at, i.class_changed_at, f.open_incidents,
-       f.checked_out_to,
+       f.checked_out_to, f.last_returned_at,
        (SELECT jsonb_build_object('thumb_sha', ph.thumb_sha, 'display_sha', ph.display_sha)
           FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'
           ORDER BY ph.created_at, ph.id LIMIT 1) AS photo

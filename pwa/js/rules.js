@@ -54,6 +54,7 @@ export const MESSAGES = Object.freeze({
   inspection_stale: "The last passing inspection is too old.",
   not_inspected_since_incident: "Not inspected since its last incident.",
   not_inspected_since_class_change: "Its class was changed since its last passing inspection. Inspect it again.",
+  not_inspected_since_use: "It came back from a performer and was not inspected since. Inspect it first.",
   possible_duplicate_tag: "This tag was seen in two places at once. It may be a copied tag.",
   visual_mismatch: "The item in hand does not match the registered photos and marks.",
 });
@@ -63,6 +64,7 @@ export const DEFAULT_POLICY = Object.freeze({
   clearable_classes: Object.freeze(["non_firing_replica", "non_firing_mechanical", "deactivated"]),
   inspection_max_age_hours: 12.0,
   require_inspection_since_incident: true,
+  require_inspection_after_use: true,
   visual_confirmation_required: true,
   offline_snapshot_max_age_hours: 8.0,
   verification_valid_minutes: 10.0,
@@ -174,6 +176,12 @@ function readPolicy(raw) {
       "policy",
       d.require_inspection_since_incident,
     ),
+    require_inspection_after_use: readBool(
+      raw,
+      "require_inspection_after_use",
+      "policy",
+      d.require_inspection_after_use,
+    ),
     visual_confirmation_required: readBool(
       raw,
       "visual_confirmation_required",
@@ -213,6 +221,7 @@ function readItem(raw) {
     class_changed_at: readTime(raw.class_changed_at, "item.class_changed_at"),
     open_incidents: incidents,
     checked_out_to: readText(raw.checked_out_to, "item.checked_out_to"),
+    last_returned_at: readTime(raw.last_returned_at, "item.last_returned_at"),
   };
 }
 
@@ -299,6 +308,14 @@ function itemReasons(facts, item) {
     // Not a policy setting: an edit is not a look at the item (verifier/rules.py).
     if (item.class_changed_at !== null && passed <= item.class_changed_at) {
       found.push("not_inspected_since_class_change");
+    }
+    // Strictly before: the check-in's own after-use inspection is written after it.
+    if (
+      policy.require_inspection_after_use &&
+      item.last_returned_at !== null &&
+      passed < item.last_returned_at
+    ) {
+      found.push("not_inspected_since_use");
     }
   }
 

@@ -115,6 +115,8 @@ export function offlineFacts(snapshot, text, { handoffTo = null, visualMatch = n
       class_changed_at: item.class_changed_at ?? null,
       open_incidents: item.open_incidents,
       checked_out_to: item.checked_out_to,
+      // A snapshot from before this field existed has no returns on record: null.
+      last_returned_at: item.last_returned_at ?? null,
     };
   }
   return { facts, tag, item };

@@ -278,6 +278,73 @@ async def test_checkin_with_after_use_inspection(
     assert again.status_code == 409
 
 
+async def _back_from(
+    client: AsyncTestClient[Any], w: World, item: dict[str, Any], **body: Any
+) -> None:
+    """Hand ``item`` to Alex and take it back (``body``: the check-in's extra fields)."""
+    scan = await handoff_scan(client, w, item, "Alex")
+    assert (await check_out(client, w, scan["verification_id"], "Alex")).status_code == 201
+    back = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkins",
+        json={"verification_id": back["verification_id"], **body},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_an_item_back_from_use_is_stop_until_inspected(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Inspected before and after every use (Industry Safety Bulletin #1): a check-in
+    # without the after-use inspection leaves the item at STOP, online and in the
+    # offline snapshot, and the production's status shows the inspection as overdue.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    await _back_from(client, w, item)
+    answer = await verify(client, w, item["tag"]["code"])
+    assert answer["verdict"] == "STOP"
+    assert reason_codes(answer) == ["not_inspected_since_use"]
+    r = await client.get(f"/api/v1/productions/{w.production_id}/snapshot", headers=w.h("scanner"))
+    assert r.status_code == 200, r.text
+    (snap,) = [i for i in r.json()["items"] if i["id"] == item["id"]]
+    assert snap["last_returned_at"] is not None
+    assert snap["last_returned_at"] > snap["last_passed_inspection_at"]
+    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
+    overdue = {x["code"]: x for x in r.json()["reasons"]}["inspection_overdue"]
+    assert overdue["item_ids"] == [item["id"]]
+
+    await inspect(client, w, item["id"], kind="after_use")
+    assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
+    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
+    assert "inspection_overdue" not in {x["code"] for x in r.json()["reasons"]}
+
+
+async def test_the_after_use_inspection_at_check_in_clears_the_item_again(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    item = await ready_item(client, world)
+    await _back_from(client, world, item, inspection={"result": "pass", "notes": ""})
+    answer = await verify(client, world, item["tag"]["code"])
+    assert answer["verdict"] == "CLEARED", answer["reasons"]
+
+
+async def test_a_policy_may_not_ask_for_the_after_use_inspection(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    w = await make_world(db, client)
+    url = f"/api/v1/productions/{w.production_id}/policy"
+    policy = (await client.get(url, headers=w.h("auditor"))).json()
+    assert policy["require_inspection_after_use"] is True  # the safe default
+    r = await client.put(
+        url, json={**policy, "require_inspection_after_use": False}, headers=w.h("prop_master")
+    )
+    assert r.status_code == 200, r.text
+    item = await ready_item(client, w)
+    await _back_from(client, w, item)
+    assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
+
+
 async def test_overdue_after_wrap(client: AsyncTestClient[Any], db: Any) -> None:
     w = await make_world(db, client)
     item = await ready_item(client, w)

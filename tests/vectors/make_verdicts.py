@@ -63,6 +63,7 @@ DISPLAY_ORDER = (
     "inspection_stale",
     "not_inspected_since_incident",
     "not_inspected_since_class_change",
+    "not_inspected_since_use",
     "possible_duplicate_tag",
     "visual_mismatch",
 )
@@ -98,6 +99,7 @@ def base() -> Facts:
             "class_changed_at": None,
             "open_incidents": 0,
             "checked_out_to": None,
+            "last_returned_at": None,
         },
         "device": "phone-1",
     }
@@ -150,7 +152,7 @@ def _fault(name: str, slots: str, kind: str, patch: Patch, *reasons: str) -> Fau
     return Fault(name, frozenset(slots.split()), kind, patch, reasons)
 
 
-_ITEM_SLOTS = "class status incidents inspection reclass custody"
+_ITEM_SLOTS = "class status incidents inspection reclass custody return"
 _HANDOFF_A_TO_B = both(sets("handoff_to", "perf-B"), sets("item.checked_out_to", "perf-A"))
 _OTHER_DEVICE_HANDOFF = both(
     sets("handoff_to", "perf-B"),
@@ -241,6 +243,13 @@ FAULTS: tuple[Fault, ...] = (
         "not_inspected_since_class_change",
     ),
     _fault(
+        "returned_after_inspection",
+        "return",
+        "item",
+        sets("item.last_returned_at", ago(minutes=20)),
+        "not_inspected_since_use",
+    ),
+    _fault(
         "never_inspected",
         "inspection",
         "item",
@@ -284,6 +293,7 @@ def expected_reasons(faults: Iterable[Fault]) -> tuple[str, ...]:
     if "never_inspected" in found:
         found.discard("not_inspected_since_incident")
         found.discard("not_inspected_since_class_change")
+        found.discard("not_inspected_since_use")
     return ordered(found)
 
 
@@ -636,6 +646,63 @@ def _single_cases() -> list[Case]:
                 s("item.last_incident_at", ago(minutes=30)),
             ),
             ("not_inspected_since_incident", "not_inspected_since_class_change"),
+        ),
+        # Back from a performer: a passing inspection after the return (the check-in's
+        # own after-use inspection is written after the check-in).
+        c(
+            "returned from use after the last passing inspection",
+            s("item.last_returned_at", ago(minutes=20)),
+            ("not_inspected_since_use",),
+        ),
+        c(
+            "inspection 1 microsecond before the return",
+            s("item.last_returned_at", ago(minutes=59, seconds=59, microseconds=999999)),
+            ("not_inspected_since_use",),
+        ),
+        c(
+            "inspection at the same instant as the return: the check-in's own",
+            s("item.last_returned_at", ago(hours=1)),
+            (),
+            True,
+        ),
+        c(
+            "returned, then inspected",
+            s("item.last_returned_at", ago(hours=2)),
+            (),
+            True,
+        ),
+        c(
+            "returned after the inspection, policy needs no after-use inspection",
+            both(
+                _policy(require_inspection_after_use=False),
+                s("item.last_returned_at", ago(minutes=20)),
+            ),
+            (),
+            True,
+        ),
+        c(
+            "returned, never inspected: never_inspected says it all",
+            both(
+                s("item.last_passed_inspection_at", None),
+                s("item.last_returned_at", ago(minutes=5)),
+            ),
+            ("never_inspected",),
+        ),
+        c(
+            "returned and an incident, both after the inspection",
+            both(
+                s("item.last_returned_at", ago(minutes=40)),
+                s("item.last_incident_at", ago(minutes=30)),
+            ),
+            ("not_inspected_since_incident", "not_inspected_since_use"),
+        ),
+        c(
+            "returned with a stale inspection",
+            both(
+                s("item.last_passed_inspection_at", ago(hours=20)),
+                s("item.last_returned_at", ago(hours=15)),
+            ),
+            ("inspection_stale", "not_inspected_since_use"),
         ),
         c(
             "stale and not since the incident",

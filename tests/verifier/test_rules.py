@@ -164,6 +164,7 @@ def test_reason_codes_are_stable_and_have_sentences() -> None:
         "inspection_stale",
         "not_inspected_since_incident",
         "not_inspected_since_class_change",
+        "not_inspected_since_use",
         "possible_duplicate_tag",
         "visual_mismatch",
     ]
@@ -203,6 +204,7 @@ _policies = st.builds(
     ),
     inspection_max_age_hours=st.sampled_from([0.0, 0.5, 8.0, 12.0, 24.0]),
     require_inspection_since_incident=_mostly(True, st.booleans()),
+    require_inspection_after_use=_mostly(True, st.booleans()),
     visual_confirmation_required=st.booleans(),
     offline_snapshot_max_age_hours=st.sampled_from([0.0, 1.0, 8.0, 12.0]),
     verification_valid_minutes=st.sampled_from([0.0, 1.0, 10.0, 30.0]),
@@ -219,6 +221,7 @@ _items = st.builds(
     class_changed_at=_mostly(None, _times),
     open_incidents=_mostly(0, st.integers(min_value=0, max_value=3)),
     checked_out_to=_mostly(None, _people),
+    last_returned_at=_mostly(None, _times),
 )
 _handoffs = st.builds(rules.RecentHandoff, device=_devices, to=_people, at=_times)
 _facts_strategy = st.builds(
@@ -315,6 +318,9 @@ def _stop_facts(f: rules.Facts) -> set[str]:
             found.add("not_inspected_since_incident")
         if i.class_changed_at is not None and not passed > i.class_changed_at:
             found.add("not_inspected_since_class_change")
+        returned = i.last_returned_at if p.require_inspection_after_use else None
+        if returned is not None and not passed >= returned:
+            found.add("not_inspected_since_use")
     if f.handoff_to is not None:
         held_by_other = i.checked_out_to is not None and i.checked_out_to != f.handoff_to
         window = timedelta(minutes=p.verification_valid_minutes)
@@ -362,6 +368,8 @@ def test_cleared_means_every_required_fact_is_good(facts: rules.Facts) -> None:
         assert passed > item.last_incident_at
     if item.class_changed_at is not None:
         assert passed > item.class_changed_at
+    if p.require_inspection_after_use and item.last_returned_at is not None:
+        assert passed >= item.last_returned_at
     if facts.offline:
         assert facts.snapshot_at is not None
         age = facts.now - facts.snapshot_at
