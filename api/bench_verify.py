@@ -192,6 +192,11 @@ def _requests(seeded: Seeded, path: str, tokens: list[str], **fields: Any) -> li
     ]
 
 
+#: The prop master's pause between inspections in the mix: about 15 a second, some
+#: hundred times a real set's rate, to make their chain appends felt.
+_INSPECTION_PACE_S = 0.05
+
+
 def _with_handoffs(plain: list[bytes], handoffs: list[bytes], every: int) -> Callable[[], bytes]:
     """Random codes, one request in ``every`` a hand-off scan (a write: it bumps its
     item's facts version, so that item's kept facts are read again)."""
@@ -478,20 +483,47 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
 
         # Mix phase, not a target: a set writes between scans. One scan in 20 is a
         # hand-off (all to one performer, so no duplicate-tag conflict): each bumps its
-        # item's facts version, and the item's next scan reads its facts again. After
-        # the photo phase, which must not inherit those items to read.
+        # item's facts version, and the item's next scan reads its facts again. Beside
+        # the scanners, a prop master records inspections (each an item write and an
+        # event on the production's chain, which the verifications' commits queue on).
+        # After the photo phase, which must not inherit those items to read.
         handoff_reqs = _requests(
             seeded, "/api/v1/verify", tokens, purpose="checkout", handoff_to="Lead actor"
         )
-        mix = await drive(
-            HOST,
-            product.port,
-            _with_handoffs(verify_reqs, handoff_reqs, 20),
-            clients=opts.clients,
-            duration=part,
+        inspection_reqs = [
+            json_request(
+                f"/api/v1/items/{item_id}/inspections",
+                {"kind": "periodic", "result": "pass"},
+                host=HOST,
+                token=seeded.tokens["prop_master"],
+            )
+            for item_id in seeded.item_ids
+        ]
+        mix, inspections = await asyncio.gather(
+            drive(
+                HOST,
+                product.port,
+                _with_handoffs(verify_reqs, handoff_reqs, 20),
+                clients=opts.clients - 1,
+                duration=part,
+            ),
+            drive(
+                HOST,
+                product.port,
+                _at_random(inspection_reqs),
+                clients=1,
+                duration=part,
+                pace_s=_INSPECTION_PACE_S,
+            ),
         )
         verified_2xx += mix.ok
-        say(mix.line("mix    (1 in 20 a hand-off scan)"))
+        say(mix.line(f"mix    ({opts.clients - 1} clients, 1 in 20 a hand-off scan)"))
+        say(
+            inspections.line(
+                f"inspections beside the mix (1 client, {_INSPECTION_PACE_S * 1000:.0f} ms "
+                "pause after each)"
+            )
+        )
 
         # The servers' pools would count against max_connections (2 workers: 80).
         product.stop()
@@ -504,7 +536,10 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         say(grouped.line(f"store only, {n} connections, 1 chain, group commit"))
         say(many.line(f"store only, {n} connections, {n} chains, a commit each"))
 
-        ok = await _check_record(dsn, seeded.production_id, verified_2xx, say)
+        ok = await _check_record(
+            dsn, seeded, verified_2xx, say, inspections_answered=inspections.answered
+        )
+        ok = ok and inspections.ok == inspections.answered
 
         def of_floor(r: LoadResult) -> float:
             return r.rate / f.rate if f.rate else 0.0
@@ -527,7 +562,7 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             "of the floor's throughput (not a target: the start of a day)"
         )
         say(
-            f"mix (1 in 20 a hand-off scan): {of_floor(mix):.3f} "
+            f"mix (1 in 20 a hand-off scan, inspections beside): {of_floor(mix):.3f} "
             "of the floor's throughput (not a target: writes between scans, as on a set)"
         )
         say(f"ratio: {ratio:.2f}")
@@ -538,8 +573,17 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
 
 
 async def _check_record(
-    dsn: str, production_id: UUID, verified_2xx: int, say: Callable[[str], None]
+    dsn: str,
+    seeded: Seeded,
+    verified_2xx: int,
+    say: Callable[[str], None],
+    *,
+    inspections_answered: int,
 ) -> bool:
+    """Every verify answered 2xx is stored with its event, the chain verifies, and every
+    answered inspection of the mix is stored with its event (the seed's one per item
+    besides)."""
+    production_id = seeded.production_id
     from api.audit_io import verify_database
 
     conn = await asyncpg.connect(dsn)
@@ -560,7 +604,16 @@ async def _check_record(
         f"({took:.1f} s); {commits['n'] / max(1, commits['commits']):.1f} verifications "
         "per commit on average"
     )
-    return recorded and chain.report.ok
+    inspected = (
+        counts["periodic_inspections"]
+        == inspections_answered
+        == counts["inspection_events"] - len(seeded.item_ids)
+    )
+    say(
+        f"inspections: {inspections_answered:,} answered, {counts['periodic_inspections']:,} "
+        f"stored ({'all recorded' if inspected else 'MISMATCH'})"
+    )
+    return recorded and inspected and chain.report.ok
 
 
 def main(opts: Options) -> int:

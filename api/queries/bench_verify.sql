@@ -47,11 +47,16 @@ SELECT $1, $2 || ' #' || n FROM generate_series(1, $3) AS n
 RETURNING id;
 
 -- name: bv_counts
--- What the record holds for one production: verifications, and verification events.
+-- What the record holds for one production: verifications, their events, and the
+-- periodic inspections (the mix phase's) with every inspection event.
 SELECT (SELECT count(*) FROM verifications WHERE production_id = $1) AS verifications,
        (SELECT count(*) FROM events WHERE chain_id = $1 AND kind = 'verification')
            AS verification_events,
-       (SELECT count(*) FROM events WHERE chain_id = $1) AS events;
+       (SELECT count(*) FROM events WHERE chain_id = $1) AS events,
+       (SELECT count(*) FROM inspections WHERE production_id = $1 AND kind = 'periodic')
+           AS periodic_inspections,
+       (SELECT count(*) FROM events WHERE chain_id = $1 AND kind = 'inspection.recorded')
+           AS inspection_events;
 
 -- name: bv_settings
 -- The database settings that decide the cost of a commit.

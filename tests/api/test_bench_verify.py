@@ -38,7 +38,11 @@ def test_bench_verify_runs_and_every_verification_is_recorded(
     # The cold pass scans each of the 300 tags exactly once before the measured rounds.
     assert any(line.startswith("cold   (every tag's first scan): 300 requests") for line in lines)
     assert any(line.startswith("floor  (one indexed SELECT): ") for line in lines), out
-    assert any(line.startswith("mix    (1 in 20 a hand-off scan): ") for line in lines), out
+    assert any(line.startswith("mix    (7 clients, 1 in 20 a hand-off scan): ") for line in lines)
+    # A prop master records inspections beside the mix; each one answered is stored.
+    (inspections,) = [line for line in lines if line.startswith("inspections: ")]
+    assert inspections.endswith("stored (all recorded)"), inspections
+    assert int(inspections.split()[1].replace(",", "")) > 0, inspections
     assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
     assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
     assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
