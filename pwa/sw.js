@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v15";
+const CACHE_VERSION = "v16";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";
@@ -135,7 +135,7 @@ self.addEventListener("sync", (event) => {
   if (event.tag !== "outbox") return;
   event.waitUntil(
     (async () => {
-      const outbox = new Outbox(async () => (await Session.load()).token);
+      const outbox = new Outbox(() => Session.load());
       const result = await outbox.replay();
       // Rejecting asks the browser to try the sync again later.
       if (result.left > 0 && result.error) throw new Error(`outbox: ${result.error}`);

@@ -72,6 +72,8 @@ MESSAGES: dict[str, str] = {
     "unknown_code": "This tag is not registered. Treat the item as a real firearm.",
     "offline_no_snapshot": "Offline and no production data on this phone.",
     "offline_snapshot_stale": "Offline data on this phone is too old to trust.",
+    # The phone's app, not the server: its snapshot has facts the app cannot read.
+    "offline_app_outdated": "This app is older than its offline data. Update it to check offline.",
     "revoked_tag": "This tag was revoked. Its item must carry a new tag.",
     "superseded_tag": "This tag was replaced by a newer one. Its item must carry the new tag.",
     "other_production": "This tag belongs to another production.",

@@ -56,22 +56,29 @@ SELECT id, 'bench', 'bench', created_at + interval '1 hour' FROM inc
 WHERE random() < 0.9;
 
 -- name: bench_checkouts
--- $2 hand-offs: all checked in except every hundredth, which is still out since yesterday.
+-- $2 hand-offs: all checked in except every hundredth, which is still out since yesterday;
+-- each check-in with its passing after-use inspection, as the app records it.
 WITH ids AS (SELECT array_agg(id ORDER BY created_at, id) AS a FROM items WHERE production_id = $1),
 v AS (
     SELECT id, item_id, created_at, row_number() OVER (ORDER BY id) AS n
     FROM verifications
     WHERE production_id = $1 AND purpose = 'checkout' AND verdict = 'CLEARED'
     LIMIT $2
+),
+back AS (
+    INSERT INTO checkouts (production_id, item_id, performer, out_verification_id, out_by,
+                           out_at, in_by, in_at)
+    SELECT $1, ids.a[v.n], 'Performer ' || v.n % 40, v.id, 'bench',
+           CASE WHEN v.n % 100 = 0 THEN now() - interval '1 day' ELSE v.created_at END,
+           CASE WHEN v.n % 100 = 0 THEN NULL ELSE 'bench' END,
+           CASE WHEN v.n % 100 = 0 THEN NULL ELSE v.created_at + interval '2 hours' END
+    FROM v, ids
+    WHERE v.n <= cardinality(ids.a)
+    RETURNING production_id, item_id, in_at
 )
-INSERT INTO checkouts (production_id, item_id, performer, out_verification_id, out_by, out_at,
-                       in_by, in_at)
-SELECT $1, ids.a[v.n], 'Performer ' || v.n % 40, v.id, 'bench',
-       CASE WHEN v.n % 100 = 0 THEN now() - interval '1 day' ELSE v.created_at END,
-       CASE WHEN v.n % 100 = 0 THEN NULL ELSE 'bench' END,
-       CASE WHEN v.n % 100 = 0 THEN NULL ELSE v.created_at + interval '2 hours' END
-FROM v, ids
-WHERE v.n <= cardinality(ids.a);
+INSERT INTO inspections (production_id, item_id, kind, result, actor, created_at)
+SELECT production_id, item_id, 'after_use', 'pass', 'bench', in_at + interval '5 minutes'
+FROM back WHERE in_at IS NOT NULL;
 
 -- name: bench_events
 -- Append $2 events to chain $1 through the real append function (one transaction).

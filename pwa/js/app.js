@@ -28,13 +28,14 @@ const ROUTES = {
   outbox: ["./ui/outbox-view.js", "OutboxView"],
 };
 const PUBLIC = new Set(["sign-in", "join"]);
+const SNAPSHOT_REFRESH_MS = 5 * 60 * 1000;
 
 class App {
   async start() {
     this.root = document.getElementById("view");
     this.session = await Session.load();
     this.api = new Api(() => this.session.token, { onUnauthorized: () => this.onUnauthorized() });
-    this.outbox = new Outbox(async () => (await Session.load()).token);
+    this.outbox = new Outbox(() => Session.load());
     this.snapshots = new SnapshotStore(this.api);
     this.networkDown = false;
     this.statusBar = new StatusBar(this, document.getElementById("status"));
@@ -57,6 +58,11 @@ class App {
     await this.route();
     this.statusBar.refresh();
     if (navigator.onLine && this.session.signedIn) this.onOnline();
+    // Online all day, the snapshot would otherwise be as old as the app's start: a
+    // lost answer falls back to it, and a quarantine since then would not be in it.
+    setInterval(() => {
+      if (navigator.onLine && this.session.signedIn && !document.hidden) this.syncSnapshot();
+    }, SNAPSHOT_REFRESH_MS);
   }
 
   get productionId() {
@@ -71,6 +77,7 @@ class App {
         outbox: this.outbox,
         productionId: this.productionId,
         onOffline: () => this.markNetwork(false),
+        canVerify: () => this.session.can("verify"),
       });
     }
     return this._verifier;
@@ -129,7 +136,19 @@ class App {
   onUnauthorized() {
     if (!this.session.signedIn) return;
     this.signedOutReason = "Your sign-in has expired. Sign in again.";
-    this.session.clear().then(() => this.go("#/sign-in"));
+    this.forgetSession().then(() => this.go("#/sign-in"));
+  }
+
+  /**
+   * Forget who was signed in and the productions' data they could see. The outbox is
+   * kept: each entry names its owner and is only ever sent with that owner's token
+   * (outbox.js), so what was done offline is recorded once they sign in again.
+   */
+  async forgetSession() {
+    await this.session.clear();
+    this._verifier = null;
+    await this.snapshots.forgetAll();
+    this.statusBar.refresh();
   }
 
   /** Finish a sign-in or enrollment: who am I, which production, first sync. */
@@ -142,6 +161,9 @@ class App {
       me,
       production_id: data.production_id ?? (productions.length === 1 ? productions[0] : null),
     });
+    // What this person left waiting on this phone goes now (outbox.js sends each
+    // entry only with its maker's token).
+    this.replay();
     if (!this.session.productionId) return this.go("#/productions");
     await this.chooseProduction(this.session.productionId);
   }
@@ -167,7 +189,7 @@ class App {
     } catch {
       // Signing out offline still forgets the token on this phone.
     }
-    await this.session.clear();
+    await this.forgetSession();
     this.go("#/sign-in");
   }
 

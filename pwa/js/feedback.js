@@ -33,12 +33,19 @@ function tone(freqs, ms) {
   });
 }
 
-/** CLEARED: one short buzz, a rising two-note chime. STOP: three long buzzes, a low tone. */
+/**
+ * CLEARED: one short buzz, a rising two-note chime. CHECK (cleared by the registry, not
+ * yet compared by the person): two short taps, one plain mid tone, nothing like the
+ * chime. STOP, and anything else: three long buzzes, a low tone.
+ */
 export function signal(verdict) {
   try {
     if (verdict === "CLEARED") {
       navigator.vibrate?.(120);
       tone([660, 990], 140);
+    } else if (verdict === "CHECK") {
+      navigator.vibrate?.([60, 80, 60]);
+      tone([440], 160);
     } else {
       navigator.vibrate?.([300, 120, 300, 120, 300]);
       tone([220, 220, 220], 220);

@@ -11,6 +11,10 @@
 // from the ids the server gave back.
 // A request the server refuses outright (4xx other than 401/408/429) would block the
 // queue for ever; it moves to a "refused" list that the screen shows, never silently lost.
+// Each entry names who made it (Session.owner) and is only sent with that owner's
+// token: after a sign-out, the next person's token must not put their name on the
+// last person's scans (or have their hand-offs refused). Another owner's entries wait,
+// in their order, until that owner signs in again.
 
 import { kv, withStore, idbRequest } from "./db.js";
 import { Api, ApiError, NetworkError } from "./api.js";
@@ -37,9 +41,9 @@ function resolveRefs(value, ids) {
 }
 
 export class Outbox {
-  /** @param {() => Promise<string|null>} token  the bearer token at replay time */
-  constructor(token) {
-    this.token = token;
+  /** @param {() => Promise<Session>} session  who is signed in now (token, owner) */
+  constructor(session) {
+    this.session = session;
     this.listeners = new Set();
     this.replaying = null;
     this.bc = channel();
@@ -55,7 +59,10 @@ export class Outbox {
    * Returns the stored entry.
    */
   async add(entry) {
+    const session = await this.session();
     const stored = {
+      owner: session?.owner ?? null,
+      owner_label: session?.displayName ?? null,
       id: entry.id ?? crypto.randomUUID(),
       created_at: new Date().toISOString(),
       method: entry.method ?? "POST",
@@ -130,16 +137,33 @@ export class Outbox {
     return this.replaying;
   }
 
+  /** The oldest entry ``owner`` may send (entries from before owners were kept: any). */
+  firstFor(owner) {
+    return withStore("outbox", "readonly", (s) =>
+      new Promise((resolve, reject) => {
+        const cursor = s.openCursor();
+        cursor.onerror = () => reject(cursor.error);
+        cursor.onsuccess = () => {
+          const c = cursor.result;
+          if (!c) return resolve(null);
+          const e = c.value;
+          if (e.owner == null || e.owner === owner) return resolve(e);
+          c.continue();
+        };
+      }),
+    );
+  }
+
   async replayLocked() {
     const api = new Api(() => this.currentToken);
-    this.currentToken = await this.token();
+    const session = await this.session();
+    this.currentToken = session?.token ?? null;
+    const owner = session?.owner ?? null;
     let sent = 0;
     let error = null;
     if (!this.currentToken) return { sent, left: await this.count(), error: "signed out" };
     for (;;) {
-      const first = await withStore("outbox", "readonly", (s) =>
-        idbRequest(s.openCursor()).then((c) => (c ? c.value : null)),
-      );
+      const first = await this.firstFor(owner);
       if (!first) break;
       const ids = (await kv.get(IDS)) ?? {};
       const path = resolveRefs(first.path, ids);

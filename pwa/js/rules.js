@@ -40,6 +40,7 @@ export const MESSAGES = Object.freeze({
   unknown_code: "This tag is not registered. Treat the item as a real firearm.",
   offline_no_snapshot: "Offline and no production data on this phone.",
   offline_snapshot_stale: "Offline data on this phone is too old to trust.",
+  offline_app_outdated: "This app is older than its offline data. Update it to check offline.",
   revoked_tag: "This tag was revoked. Its item must carry a new tag.",
   superseded_tag: "This tag was replaced by a newer one. Its item must carry the new tag.",
   other_production: "This tag belongs to another production.",
@@ -124,12 +125,20 @@ function readBool(obj, key, path, fallback) {
   return value;
 }
 
-// Limits must be finite and not negative: a negative limit would switch a rule off
-// (rules.py accepts them today; reported, and refused here already).
+// A policy limit's bounds, as rules.Policy has them: a negative limit would switch a
+// rule off, and a huge one (1e300 hours) would let a year-old inspection or snapshot
+// pass. The server refuses such policies; the phone does not take its word for it.
+const LIMITS = Object.freeze({
+  inspection_max_age_hours: [0, 24 * 365],
+  offline_snapshot_max_age_hours: [0, 24 * 7],
+  verification_valid_minutes: [1, 24 * 60],
+});
+
 function readLimit(obj, key, path, fallback) {
   const value = obj[key] === undefined ? fallback : obj[key];
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    fail(`${path}.${key}`, "a number, 0 or more");
+  const [low, high] = LIMITS[key];
+  if (typeof value !== "number" || !Number.isFinite(value) || value < low || value > high) {
+    fail(`${path}.${key}`, `a number from ${low} to ${high}`);
   }
   return value;
 }

@@ -56,6 +56,17 @@ export class Session {
     return roles.length > 0; // read
   }
 
+  /**
+   * Whose records this session makes: the account, or the enrolled phone. Each outbox
+   * entry carries it, and is only sent with a token of the same owner.
+   */
+  get owner() {
+    const me = this.data?.me;
+    if (me?.user_id) return `user:${me.user_id}`;
+    if (me?.device_name) return `device:${me.device_name}`;
+    return null;
+  }
+
   get displayName() {
     const me = this.data?.me;
     return me?.email || me?.device_name || "this phone";

@@ -34,12 +34,40 @@ function refusal(error) {
 }
 
 export class Verifier {
-  constructor({ api, snapshots, outbox, productionId, onOffline }) {
+  constructor({ api, snapshots, outbox, productionId, onOffline, canVerify }) {
     this.api = api;
     this.snapshots = snapshots;
     this.outbox = outbox;
     this.productionId = productionId;
     this.onOffline = onOffline ?? (() => {});
+    // Whether the person signed in may verify in this production: offline, the phone
+    // is the only one who can refuse (online the server does).
+    this.canVerify = canVerify ?? (() => false);
+  }
+
+  /**
+   * The phone's own verdict from its snapshot: { verdict, item, snapshot }. Any error
+   * on the way (a damaged snapshot, storage failing) is STOP, never a screen left at
+   * "Checking…".
+   */
+  async decideOffline(text, { handoffTo = null, visualMatch = null } = {}) {
+    let snapshot = null;
+    try {
+      if (!this.canVerify()) return { verdict: refusal({ message: "This account may not verify in this production." }), item: null, snapshot: null };
+      snapshot = await this.snapshots.get(this.productionId);
+      const now = await trustedNow(snapshot);
+      const { facts, item, outdated, stale } = offlineFacts(snapshot, text, { handoffTo, visualMatch, now: now ?? undefined });
+      let verdict;
+      if (outdated) verdict = stop("offline_app_outdated");
+      else if (stale) verdict = stop("offline_snapshot_stale");
+      // A clock set back since the sync: nobody can say how old the snapshot is.
+      else if (!now) verdict = stop("offline_snapshot_stale");
+      else verdict = decideOrStop(facts);
+      return { verdict, item: itemView(item), snapshot };
+    } catch (error) {
+      console.error("offline verdict failed", error);
+      return { verdict: stop("internal_error"), item: null, snapshot };
+    }
   }
 
   /** Verify a typed or scanned code. */
@@ -85,18 +113,15 @@ export class Verifier {
 
   async verifyOffline(text, body, extra) {
     this.onOffline();
-    const snapshot = await this.snapshots.get(this.productionId);
-    const now = await trustedNow(snapshot);
-    const { facts, item } = offlineFacts(snapshot, text, { handoffTo: extra.handoff_to, now: now ?? undefined });
-    // A clock set back since the sync: nobody can say how old the snapshot is.
-    const verdict = now ? decideOrStop(facts) : stop("offline_snapshot_stale");
+    const { verdict, item, snapshot } = await this.decideOffline(text, { handoffTo: extra.handoff_to });
     const result = {
-      ...fromServer({ ...verdict, item: itemView(item) }, extra),
+      ...fromServer({ ...verdict, item }, extra),
       offline: true,
       snapshot_at: snapshot?.taken_at ?? null,
       verification_id: `ref:${extra.client_id}`,
     };
-    if (snapshot) {
+    if (!snapshot) return result;
+    try {
       await this.outbox.add({
         path: "/api/v1/verify",
         json: {
@@ -111,6 +136,10 @@ export class Verifier {
         ref: extra.client_id,
         label: `Scan of ${extra.code ?? "a code"} (${verdict.verdict})`,
       });
+    } catch (error) {
+      // Every verification is recorded: one that cannot be queued is not CLEARED.
+      console.error("offline scan not queued", error);
+      return { ...result, ...stop("internal_error"), verification_id: null };
     }
     return result;
   }
@@ -167,16 +196,19 @@ export class Verifier {
     }
     // Offline: decide again from the snapshot with the person's answer.
     this.onOffline();
-    const snapshot = await this.snapshots.get(this.productionId);
-    const now = await trustedNow(snapshot);
-    const { facts } = offlineFacts(snapshot, result.code ?? "", { handoffTo: result.handoff_to, visualMatch: match, now: now ?? undefined });
-    let verdict = now ? decideOrStop(facts) : stop("offline_snapshot_stale");
+    let { verdict } = await this.decideOffline(result.code ?? "", { handoffTo: result.handoff_to, visualMatch: match });
     if (result.verdict === "STOP" && verdict.verdict === "CLEARED") verdict = { ...result }; // a STOP stays STOP
-    await this.outbox.add({
-      path: `/api/v1/verifications/${id}/confirm`,
-      json: body,
-      label: match ? "Confirmation: matches" : "Report: does not match",
-    });
+    try {
+      await this.outbox.add({
+        path: `/api/v1/verifications/${id}/confirm`,
+        json: body,
+        label: match ? "Confirmation: matches" : "Report: does not match",
+      });
+    } catch (error) {
+      // The confirmation is part of the record: unrecorded, it clears nothing.
+      console.error("confirmation not queued", error);
+      verdict = stop("internal_error");
+    }
     return {
       ...result,
       verdict: verdict.verdict,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -308,8 +309,8 @@ async def test_an_item_back_from_use_is_stop_until_inspected(
     r = await client.get(f"/api/v1/productions/{w.production_id}/snapshot", headers=w.h("scanner"))
     assert r.status_code == 200, r.text
     (snap,) = [i for i in r.json()["items"] if i["id"] == item["id"]]
-    assert snap["last_returned_at"] is not None
-    assert snap["last_returned_at"] > snap["last_passed_inspection_at"]
+    returned = datetime.fromisoformat(snap["last_returned_at"])
+    assert returned > datetime.fromisoformat(snap["last_passed_inspection_at"])
     r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
     overdue = {x["code"]: x for x in r.json()["reasons"]}["inspection_overdue"]
     assert overdue["item_ids"] == [item["id"]]
@@ -343,6 +344,8 @@ async def test_a_policy_may_not_ask_for_the_after_use_inspection(
     item = await ready_item(client, w)
     await _back_from(client, w, item)
     assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
+    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
+    assert "inspection_overdue" not in {x["code"] for x in r.json()["reasons"]}
 
 
 async def test_overdue_after_wrap(client: AsyncTestClient[Any], db: Any) -> None:

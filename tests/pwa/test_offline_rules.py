@@ -191,24 +191,60 @@ async def test_times_without_a_zone_are_refused_on_the_phone(
     assert got == "internal_error"
 
 
-# rules.py accepts these today and CLEARs (see test_negative_limits_never_clear);
-# the phone already refuses them.
-NEGATIVE_LIMITS: list[dict[str, Any]] = [
+# Limits out of rules.Policy's bounds: msgspec refuses them, and so must the phone. A
+# negative limit would switch a rule off; a huge one would let a year-old inspection or
+# snapshot pass (1e300 hours CLEARED on the phone until the bounds were ported).
+_YEAR_OLD = "2024-06-01T11:00:00Z"
+OUT_OF_RANGE: list[dict[str, Any]] = [
     {**_GOOD, "policy": {"inspection_max_age_hours": -1}},
     {**_GOOD, "policy": {"verification_valid_minutes": -1}},
+    {**_GOOD, "policy": {"verification_valid_minutes": 0}},
     {**_GOOD, "policy": {"offline_snapshot_max_age_hours": -0.5}},
     {**_GOOD, "item": {**_GOOD["item"], "open_incidents": -1}},
+    {
+        **_GOOD,
+        "item": {**_GOOD["item"], "last_passed_inspection_at": _YEAR_OLD},
+        "policy": {"inspection_max_age_hours": 1e300},
+    },
+    {**_GOOD, "policy": {"inspection_max_age_hours": 24 * 365 + 0.001}},
+    {
+        **_GOOD,
+        "offline": True,
+        "snapshot_at": _YEAR_OLD,
+        "policy": {"offline_snapshot_max_age_hours": 1e9},
+    },
+    {**_GOOD, "policy": {"offline_snapshot_max_age_hours": 24 * 7 + 1}},
+    {**_GOOD, "policy": {"verification_valid_minutes": 24 * 60 + 1}},
 ]
 
 
-async def test_negative_limits_are_stop_on_the_phone(phone_page: Any, static_base_url: str) -> None:
+async def test_limits_out_of_range_are_stop_on_the_phone(
+    phone_page: Any, static_base_url: str
+) -> None:
+    for facts in OUT_OF_RANGE:
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.json.decode(json.dumps(facts).encode(), type=rules.Facts)
     await _open(phone_page, static_base_url)
     got = await phone_page.evaluate(
         "async (all) => { const { decideOrStop } = await import('/js/rules.js');"
         " return all.map((f) => decideOrStop(f).reasons.map((r) => r.code)); }",
-        NEGATIVE_LIMITS,
+        OUT_OF_RANGE,
     )
-    assert got == [["internal_error"]] * len(NEGATIVE_LIMITS)
+    assert got == [["internal_error"]] * len(OUT_OF_RANGE)
+
+
+async def test_limits_at_their_bounds_decide_as_on_the_server(
+    phone_page: Any, static_base_url: str
+) -> None:
+    at_bounds = [
+        {**_GOOD, "policy": {"inspection_max_age_hours": 24 * 365}},
+        {**_GOOD, "policy": {"offline_snapshot_max_age_hours": 24 * 7}},
+        {**_GOOD, "policy": {"verification_valid_minutes": 1}},
+        {**_GOOD, "policy": {"verification_valid_minutes": 24 * 60}},
+    ]
+    await _open(phone_page, static_base_url)
+    got = await phone_page.evaluate(_JS_DECIDE_ALL, at_bounds)
+    assert got == [_python_verdict(f) for f in at_bounds]
 
 
 # ----------------------------------------------------------------------------- codes

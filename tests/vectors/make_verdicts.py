@@ -49,6 +49,7 @@ DISPLAY_ORDER = (
     "unknown_code",
     "offline_no_snapshot",
     "offline_snapshot_stale",
+    "offline_app_outdated",
     "revoked_tag",
     "superseded_tag",
     "other_production",

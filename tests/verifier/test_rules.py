@@ -23,7 +23,9 @@ from verifier import rules
 VECTORS_PATH = Path(__file__).parents[1] / "vectors" / "verdicts.json"
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 # Codes that only stop() produces (errors and outages), never decide().
-OUTSIDE_FACTS = {"internal_error", "service_unavailable", "rate_limited"}
+# Decided outside the facts: by the server's failures, or by the phone's app before it
+# reads any (offline_app_outdated: a snapshot with fields the app does not know).
+OUTSIDE_FACTS = {"internal_error", "service_unavailable", "rate_limited", "offline_app_outdated"}
 RESTRICTED = [c for c in rules.CLASSES if c not in rules.CLEARABLE_CLASSES]
 
 
@@ -150,6 +152,7 @@ def test_reason_codes_are_stable_and_have_sentences() -> None:
         "unknown_code",
         "offline_no_snapshot",
         "offline_snapshot_stale",
+        "offline_app_outdated",
         "revoked_tag",
         "superseded_tag",
         "other_production",

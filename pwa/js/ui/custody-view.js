@@ -5,6 +5,11 @@
 import { h, field, notice, errorText, dateTime } from "./dom.js";
 import { ScanView } from "./scan-view.js";
 import { NetworkError } from "../api.js";
+import { DEFAULT_POLICY } from "../rules.js";
+import { trustedNow } from "../snapshot.js";
+
+const MS_PER_MINUTE = 60_000;
+const CLOCK_SKEW_MS = 5 * MS_PER_MINUTE;
 
 export class CustodyView {
   constructor(app, mode = "") {
@@ -127,6 +132,10 @@ export class CustodyView {
         if (!(error instanceof NetworkError)) return done(errorText(error), "error");
       }
     }
+    // Queued, the hand-off is checked by the server only when it is sent: the phone
+    // holds it to the same window first (a CLEARED screen can be left open for an hour).
+    const tooOld = await this.scanTooOld(result);
+    if (tooOld) return done(tooOld, "error");
     await this.app.outbox.add({
       path: `${this.base}/checkouts`,
       // The phone's clock at hand-off: the server measures the scan's age with it.
@@ -134,6 +143,24 @@ export class CustodyView {
       label: `Hand-off of ${result.item?.name ?? "an item"} to ${performer}`,
     });
     done(`Offline: the hand-off to ${performer} is saved on this phone and will be sent when the network is back.`);
+  }
+
+  /**
+   * Why the scan may no longer back a hand-off, or null: older than the policy's
+   * hand-off window by the clock the offline verdicts trust, or that clock set back.
+   */
+  async scanTooOld(result) {
+    const snapshot = await this.app.snapshots.get(this.app.productionId);
+    const now = await trustedNow(snapshot);
+    if (!now) return "This phone's clock was set back since its data was synced: scan the item again once online.";
+    const minutes = snapshot?.policy?.verification_valid_minutes ?? DEFAULT_POLICY.verification_valid_minutes;
+    // A window the phone cannot read is the shortest one the policy allows.
+    const window = (typeof minutes === "number" && minutes >= 1 && minutes <= 1440 ? minutes : 1) * MS_PER_MINUTE;
+    // An online scan's time is the server's: a phone clock a little behind it is not a
+    // scan from the future (the same 5 minutes the snapshot's age allows).
+    const age = now.getTime() - Date.parse(result.verified_at);
+    if (!(age >= -CLOCK_SKEW_MS && age <= window)) return "That scan is too old for a hand-off: scan the item again.";
+    return null;
   }
 
   checkinScan() {

@@ -18,7 +18,22 @@ export class OutboxView {
         h("h1", {}, "Waiting to send"),
         h("p", { class: "lead" }, "Scans, confirmations, hand-offs and reports made offline. They are sent in order as soon as the server can be reached."),
         waiting.length
-          ? h("ol", { class: "list" }, waiting.map((e) => h("li", {}, h("strong", {}, e.label), h("span", { class: "muted" }, ` · ${dateTime(e.created_at)}`))))
+          ? h(
+              "ol",
+              { class: "list" },
+              waiting.map((e) =>
+                h(
+                  "li",
+                  {},
+                  h("strong", {}, e.label),
+                  h("span", { class: "muted" }, ` · ${dateTime(e.created_at)}`),
+                  // Sent only with its maker's token (outbox.js).
+                  e.owner && e.owner !== this.app.session.owner
+                    ? h("span", { class: "badge" }, ` Waiting for ${e.owner_label ?? "its maker"} to sign in`)
+                    : null,
+                ),
+              ),
+            )
           : notice("Nothing is waiting."),
         h("button", { class: "btn btn-primary", type: "button", onclick: () => this.send() }, "Send now"),
         refused.length

@@ -1,15 +1,21 @@
 // The strip under the header: "Offline — data from HH:MM" when the server cannot be
 // reached, and how many records are still waiting to be sent.
 
-import { h, hhmm } from "./dom.js";
-import { SnapshotStore } from "../snapshot.js";
+import { h, dateTime } from "./dom.js";
+import { SnapshotStore, noteClock, trustedNow } from "../snapshot.js";
 
 export class StatusBar {
   constructor(app, root) {
     this.app = app;
     this.root = root;
     app.outbox.onChange(() => this.refresh());
-    setInterval(() => this.refresh(), 60_000); // the snapshot's age moves on
+    // The snapshot's age moves on; and the clock is noted, so that a clock set back
+    // later is caught even with no scan in between (snapshot.js, trustedNow).
+    noteClock();
+    setInterval(() => {
+      noteClock();
+      this.refresh();
+    }, 60_000);
   }
 
   async refresh() {
@@ -18,14 +24,16 @@ export class StatusBar {
     if (app.session.signedIn && app.offline) {
       const snap = app.productionId ? await app.snapshots.get(app.productionId) : null;
       if (snap) {
-        const age = SnapshotStore.ageHours(snap);
+        // The same clock as the verdicts (trustedNow): the banner must not disagree.
+        const now = await trustedNow(snap);
+        const age = now ? SnapshotStore.ageHours(snap, now.getTime()) : Infinity;
         const limit = snap.policy?.offline_snapshot_max_age_hours ?? 8;
-        const stale = age > limit;
+        const stale = !(age <= limit);
         parts.push(
           h(
             "p",
             { class: `banner ${stale ? "banner-stop" : "banner-offline"}`, id: "offline-banner" },
-            `Offline — data from ${hhmm(snap.taken_at)}`,
+            `Offline — data from ${dateTime(snap.taken_at)}`,
             stale ? ". Too old: every scan is STOP until you are back online." : "",
           ),
         );

@@ -5,9 +5,13 @@
 // A CLEARED that still needs the visual check is shown as "CHECK THE ITEM" (amber), not
 // as CLEARED: CLEARED appears only once the person has said it matches.
 
-import { h, hhmm, CLASS_LABELS, STATUS_LABELS } from "./dom.js";
+import { h, dateTime, CLASS_LABELS, STATUS_LABELS } from "./dom.js";
 import { checkIcon, clearedIcon, stopIcon } from "./icons.js";
 import { signal } from "../feedback.js";
+
+// What the phone plays for each screen. CHECK THE ITEM is not CLEARED: someone working
+// by ear must not hear the CLEARED chime before comparing the item with its photos.
+const SIGNALS = Object.freeze({ stop: "STOP", check: "CHECK", cleared: "CLEARED" });
 
 export class VerdictView {
   /**
@@ -31,7 +35,7 @@ export class VerdictView {
   render(root) {
     this.root = root;
     this.draw();
-    signal(this.state === "stop" ? "STOP" : "CLEARED");
+    signal(SIGNALS[this.state]);
     if (this.state !== "check") this.options.onFinal?.(this.result);
   }
 
@@ -53,7 +57,7 @@ export class VerdictView {
       h("h1", { class: "verdict-word", id: "verdict-word", "data-verdict": r.verdict }, words),
       h("p", { class: "verdict-sub" }, sub),
       r.offline
-        ? h("p", { class: "verdict-offline" }, r.snapshot_at ? `Offline verdict — data from ${hhmm(r.snapshot_at)}` : "Offline verdict — no data on this phone")
+        ? h("p", { class: "verdict-offline" }, r.snapshot_at ? `Offline verdict — data from ${dateTime(r.snapshot_at)}` : "Offline verdict — no data on this phone")
         : null,
       r.code ? h("p", { class: "verdict-code" }, r.code) : null,
     );
@@ -141,7 +145,7 @@ export class VerdictView {
       this.busy = false;
     }
     this.draw();
-    signal(this.state === "stop" ? "STOP" : "CLEARED");
+    signal(SIGNALS[this.state]);
     this.options.onFinal?.(this.result);
   }
 }
