@@ -1,7 +1,7 @@
 // The page controller: one session, one API client, the outbox and the snapshot store,
 // and a hash router that shows one view (one class per UI file) at a time.
 
-import { Api, NetworkError } from "./api.js";
+import { Api, ApiError, NetworkError } from "./api.js";
 import { Outbox } from "./outbox.js";
 import { Session } from "./session.js";
 import { SnapshotStore } from "./snapshot.js";
@@ -129,7 +129,23 @@ class App {
       return snap;
     } catch (error) {
       console.warn("snapshot sync failed", error);
+      if (error instanceof ApiError && (error.status === 403 || error.status === 404)) {
+        // No longer allowed to read this production (a role removed, a production
+        // closed to them): its data must not go on deciding offline.
+        await this.snapshots.forget(this.productionId);
+        await this.refreshMe();
+      }
       return null;
+    }
+  }
+
+  /** Roles as the server sees them now (they decide what this phone may do offline). */
+  async refreshMe() {
+    try {
+      const me = await this.call((api) => api.get("/api/v1/auth/me"));
+      await this.session.save({ ...this.session.data, me });
+    } catch (error) {
+      console.warn("could not refresh roles", error);
     }
   }
 
@@ -163,7 +179,7 @@ class App {
     });
     // What this person left waiting on this phone goes now (outbox.js sends each
     // entry only with its maker's token).
-    this.replay();
+    this.replay().catch((error) => console.warn("outbox replay failed", error));
     if (!this.session.productionId) return this.go("#/productions");
     await this.chooseProduction(this.session.productionId);
   }
@@ -184,6 +200,9 @@ class App {
   }
 
   async signOut() {
+    // What this person did offline goes before their token does: no one else's token
+    // may send it (outbox.js), and they may not sign in on this phone again.
+    if (navigator.onLine) await this.replay().catch(() => null);
     try {
       await this.api.post("/api/v1/auth/sign-out");
     } catch {

@@ -94,6 +94,12 @@ export class Outbox {
     return withStore("outbox", "readonly", (s) => idbRequest(s.count()));
   }
 
+  /** Waiting entries ``owner`` may send (see firstFor). */
+  async countFor(owner) {
+    const all = await this.entries();
+    return all.filter((e) => e.owner == null || e.owner === owner).length;
+  }
+
   async refused() {
     return (await kv.get(REFUSED)) ?? [];
   }

@@ -63,7 +63,9 @@ export class Session {
   get owner() {
     const me = this.data?.me;
     if (me?.user_id) return `user:${me.user_id}`;
-    if (me?.device_name) return `device:${me.device_name}`;
+    // An enrolled phone belongs to exactly one production; its name is free text.
+    const productions = Object.keys(me?.production_roles ?? {});
+    if (me && productions.length === 1) return `device:${productions[0]}`;
     return null;
   }
 

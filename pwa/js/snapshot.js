@@ -106,6 +106,8 @@ export async function trustedNow(snapshot, local = Date.now()) {
 export class SnapshotStore {
   constructor(api) {
     this.api = api;
+    // Bumped by forgetAll: a sync that was in flight then does not store what it got.
+    this.generation = 0;
   }
 
   /** The stored snapshot of a production, or null. */
@@ -118,9 +120,11 @@ export class SnapshotStore {
    * service worker keeps /media/ responses) so the verdict screen shows photos offline.
    */
   async sync(productionId) {
+    const generation = this.generation;
     const snapshot = await this.api.get(`/api/v1/productions/${productionId}/snapshot`, {
       timeout: 20000,
     });
+    if (generation !== this.generation) throw new Error("signed out during the sync");
     const received = Date.now();
     snapshot.received_at = new Date(received).toISOString();
     await kv.set(key(productionId), snapshot);
@@ -148,10 +152,16 @@ export class SnapshotStore {
    * takes): the next person on this phone must not verify from the last one's data.
    */
   async forgetAll() {
+    this.generation += 1;
     const keys = await withStore("kv", "readonly", (s) => idbRequest(s.getAllKeys()));
     for (const k of keys) {
       if (typeof k === "string" && k.startsWith(PREFIX)) await kv.delete(k);
     }
+  }
+
+  /** Forget one production's snapshot (this person may no longer read it). */
+  forget(productionId) {
+    return kv.delete(key(productionId));
   }
 
   /** Snapshot age in hours at `now` (ms since epoch), from the server's taken_at. */

@@ -80,7 +80,9 @@ export class Verifier {
     } catch {
       shown = null;
     }
-    const extra = { client_id: clientId, purpose, handoff_to: handoffTo, code: shown };
+    // scanned_at: the phone's own clock at the scan, for the phone's own measure of the
+    // scan's age (custody-view.js): the server's verified_at is another clock.
+    const extra = { client_id: clientId, purpose, handoff_to: handoffTo, code: shown, scanned_at: clientTime };
     const body = {
       code: String(text).slice(0, 64),
       production_id: this.productionId,
@@ -147,13 +149,14 @@ export class Verifier {
   /** Verify by photo: the server decodes it. Needs the network. */
   async verifyPhoto(blob, { purpose = "check", handoffTo = null } = {}) {
     const clientId = crypto.randomUUID();
+    const scannedAt = new Date().toISOString();
     const form = new FormData();
     form.append("photo", blob, "scan.jpg");
     if (this.productionId) form.append("production_id", this.productionId);
     form.append("purpose", purpose);
     if (handoffTo) form.append("handoff_to", handoffTo);
     form.append("client_id", clientId);
-    const extra = { client_id: clientId, purpose, handoff_to: handoffTo };
+    const extra = { client_id: clientId, purpose, handoff_to: handoffTo, scanned_at: scannedAt };
     try {
       return fromServer(await this.api.postForm("/api/v1/verify", form, { timeout: 30000 }), extra);
     } catch (error) {
@@ -184,12 +187,14 @@ export class Verifier {
       return { ...result, ...stop("internal_error"), confirmed: match };
     }
     if (!result.offline && navigator.onLine) {
+      // The scan's own facts stay with it (its time measures its age for a hand-off).
+      const same = { client_id: result.client_id, purpose: result.purpose, handoff_to: result.handoff_to, scanned_at: result.scanned_at };
       try {
         const answer = await this.api.post(`/api/v1/verifications/${id}/confirm`, body);
-        return { ...fromServer(answer, { client_id: result.client_id, purpose: result.purpose, handoff_to: result.handoff_to }), confirmed: match };
+        return { ...fromServer(answer, same), confirmed: match };
       } catch (error) {
         if (error instanceof ApiError) {
-          if (error.body?.verdict) return { ...fromServer(error.body, {}), confirmed: match };
+          if (error.body?.verdict) return { ...fromServer(error.body, { scanned_at: result.scanned_at }), confirmed: match };
           return { ...result, ...refusal(error), confirmed: match };
         }
       }

@@ -155,6 +155,57 @@ async def test_an_offline_hand_off_on_a_scan_past_its_window_is_not_recorded(
         await phone_context.set_offline(False)
 
 
+async def test_an_offline_hand_off_right_after_its_scan_is_queued_on_a_slow_phone(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any
+) -> None:
+    # The phone's clock 12 minutes behind the server's at the sync: the scan's age is
+    # measured on the phone's own clock, so a hand-off right after it is not "too old".
+    item = await live_world.add("Cast Colt Navy")
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["prop_master"])
+    snap = await _snapshot(page)
+    taken = await page.evaluate("(t) => Date.parse(t)", snap["taken_at"][:23] + "Z")
+    snap["received_at"] = await page.evaluate(
+        "(ms) => new Date(ms).toISOString()", taken - 12 * 60 * 1000
+    )
+    await _store_snapshot(page, snap)
+    await page.goto(f"{live_server}/#/custody/out")
+    await page.get_by_label("Performer").fill("Ana Ruiz")
+    await page.get_by_role("button", name="Scan the item").click()
+    await page.locator("#code-input").wait_for()
+    await phone_context.set_offline(True)
+    try:
+        await page.locator("#code-input").fill(item["tag"]["code"])
+        await page.get_by_role("button", name="Check this code").click()
+        await page.get_by_role("button", name="Matches").click()
+        await page.get_by_role("button", name="Hand over to Ana Ruiz — record it").click()
+        await page.get_by_text("saved on this phone").wait_for()
+    finally:
+        await phone_context.set_offline(False)
+
+
+async def test_an_offline_verdict_needs_a_role_that_may_verify(
+    phone_context: Any, phone_page: Any, live_server: str, live_world: Any
+) -> None:
+    # Roles as last known on the phone: one that may only read gets no verdict offline,
+    # whatever snapshot is still stored.
+    item = await live_world.add("Foam Tommy gun")
+    page = phone_page
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    await page.evaluate(
+        """async () => { const s = window.propcheck.session;
+             await s.save({ ...s.data, me: { ...s.data.me,
+               production_roles: { [s.productionId]: ['auditor'] } } }); }"""
+    )
+    try:
+        word, _ = await _scan_offline(phone_context, page, live_server, item["tag"]["code"])
+    finally:
+        await phone_context.set_offline(False)
+    assert word == "STOP"
+    assert "may not verify" in await page.locator(".reason-list").inner_text()
+    assert await page.evaluate("() => window.propcheck.outbox.count()") == 0
+
+
 async def test_signing_out_forgets_the_data_and_the_next_person_sends_none_of_the_outbox(
     phone_context: Any, phone_page: Any, live_server: str, live_world: Any, database: str
 ) -> None:
@@ -180,6 +231,8 @@ async def test_signing_out_forgets_the_data_and_the_next_person_sends_none_of_th
     await sign_in(page, live_server, live_world.emails["prop_master"])
     result = await page.evaluate("() => window.propcheck.replay()")
     assert result["sent"] == 0 and result["left"] == 1, result
+    # Not theirs to send: the banner counts only this person's records.
+    assert await page.locator("#outbox-count").count() == 0
     conn = await asyncpg.connect(database)
     try:
         stored = await conn.fetchval(
@@ -231,18 +284,29 @@ async def test_check_the_item_does_not_sound_like_cleared(
 async def test_a_clock_set_back_after_a_quiet_spell_is_caught(
     phone_page: Any, live_server: str, live_world: Any
 ) -> None:
-    # Synced, no scan for hours: the clock noted every minute still catches a clock set
-    # back to just after the sync (which would make an old snapshot look fresh).
-    await sign_in(phone_page, live_server, live_world.emails["scanner"])
-    got = await phone_page.evaluate(
-        """async () => {
+    # Synced, then hours with no scan: the status bar notes the clock every minute, so
+    # a clock then set back to just after the sync (which would make an old snapshot
+    # look fresh) is caught.
+    page = phone_page
+    await page.clock.install()
+    await sign_in(page, live_server, live_world.emails["scanner"])
+    synced = await page.evaluate(
+        """async () => Date.parse((await window.propcheck.snapshots.get(
+             window.propcheck.productionId)).received_at)"""
+    )
+    # No sync in the quiet hours (a sync notes the clock too, and under the fake clock
+    # its request times out and the phone counts itself offline): what is left is the
+    # status bar's minute.
+    await page.evaluate("() => { window.propcheck.syncSnapshot = async () => null; }")
+    await page.clock.run_for(3 * 3600 * 1000)  # three quiet hours of the app's timers
+    got = await page.evaluate(
+        """async (synced) => {
              const s = await import('/js/snapshot.js');
              const snap = await window.propcheck.snapshots.get(window.propcheck.productionId);
-             const synced = Date.parse(snap.received_at);
-             await s.noteClock(synced + 10 * 3600 * 1000);   // the status bar, 10 h on
              const setBack = await s.trustedNow(snap, synced + 30 * 60 * 1000);
-             const honest = await s.trustedNow(snap, synced + 10 * 3600 * 1000 + 60000);
+             const honest = await s.trustedNow(snap, Date.now());
              return [setBack, honest !== null];
-           }"""
+           }""",
+        synced,
     )
     assert got == [None, True]

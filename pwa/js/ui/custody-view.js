@@ -9,7 +9,6 @@ import { DEFAULT_POLICY } from "../rules.js";
 import { trustedNow } from "../snapshot.js";
 
 const MS_PER_MINUTE = 60_000;
-const CLOCK_SKEW_MS = 5 * MS_PER_MINUTE;
 
 export class CustodyView {
   constructor(app, mode = "") {
@@ -147,19 +146,18 @@ export class CustodyView {
 
   /**
    * Why the scan may no longer back a hand-off, or null: older than the policy's
-   * hand-off window by the clock the offline verdicts trust, or that clock set back.
+   * hand-off window on the phone's clock (both times are the phone's, as the server
+   * measures a queued hand-off: client_time against the scan's), or that clock set back
+   * since the sync.
    */
   async scanTooOld(result) {
     const snapshot = await this.app.snapshots.get(this.app.productionId);
-    const now = await trustedNow(snapshot);
-    if (!now) return "This phone's clock was set back since its data was synced: scan the item again once online.";
+    if (!(await trustedNow(snapshot))) return "This phone's clock was set back since its data was synced: scan the item again once online.";
     const minutes = snapshot?.policy?.verification_valid_minutes ?? DEFAULT_POLICY.verification_valid_minutes;
     // A window the phone cannot read is the shortest one the policy allows.
     const window = (typeof minutes === "number" && minutes >= 1 && minutes <= 1440 ? minutes : 1) * MS_PER_MINUTE;
-    // An online scan's time is the server's: a phone clock a little behind it is not a
-    // scan from the future (the same 5 minutes the snapshot's age allows).
-    const age = now.getTime() - Date.parse(result.verified_at);
-    if (!(age >= -CLOCK_SKEW_MS && age <= window)) return "That scan is too old for a hand-off: scan the item again.";
+    const age = Date.now() - Date.parse(result.scanned_at);
+    if (!(age >= 0 && age <= window)) return "That scan is too old for a hand-off: scan the item again.";
     return null;
   }
 

@@ -42,7 +42,8 @@ export class StatusBar {
       }
     }
     if (app.session.signedIn) {
-      const waiting = await app.outbox.count();
+      // This person's records only: another sign-in's wait for them (outbox.js).
+      const waiting = await app.outbox.countFor(app.session.owner);
       const refused = (await app.outbox.refused()).length;
       if (waiting || refused) {
         parts.push(
