@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -113,6 +113,20 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
         media_type=MediaType.JSON,
         headers=headers,
     )
+
+
+def _resend_problem(row: asyncpg.Record, body: VerifyRequest, text: str) -> str | None:
+    """Why a request reusing a stored scan's client_id is not that scan sent again, or
+    None. Its stored answer is about that scan: another code, purpose, hand-off or
+    production must not be answered with it."""
+    if row["code_scanned"] != text[:64]:
+        return "This client_id was already used for a scan of another code."
+    if row["purpose"] != body.purpose or row["handoff_to"] != body.handoff_to:
+        return "This client_id was already used for a scan for another purpose or hand-off."
+    if body.production_id is not None and body.production_id != row["production_id"]:
+        return "This client_id was already used for a scan in another production."
+    # Online or offline, the answer is the server's own verdict on that scan (_replayed).
+    return None
 
 
 def _stop_body(*reasons: str) -> dict[str, Any]:
@@ -366,15 +380,7 @@ class VerifyController(Controller):
         if body.client_id is not None:
             replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
             if replay is not None:
-                principal.require(replay["production_id"], Perm.VERIFY)
-                if replay["code_scanned"] != text[:64]:
-                    # Not a resend of the same scan: its stored answer is about another
-                    # tag, which this caller must not take for an answer about this one.
-                    raise HTTPException(
-                        status_code=409,
-                        detail="This client_id was already used for a scan of another code.",
-                    )
-                return await self._replayed(await db.get(), replay)
+                return await self._resent(await db.get(), replay, body, text, principal)
 
         scan = _Scan(
             body=body,
@@ -409,9 +415,8 @@ class VerifyController(Controller):
             svc.facts.forget(canonical_code)
         if stored is None:  # a concurrent replay of the same client_id won
             conn = await db.get()
-            return await self._replayed(
-                conn, await conn.fetchrow(q("verification_by_client_id"), body.client_id)
-            )
+            row = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
+            return await self._resent(conn, row, body, text, principal)
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
             await _note_probe(await db.get(), svc, principal, production_id)
 
@@ -567,6 +572,30 @@ class VerifyController(Controller):
             except Replayed:
                 stored = None
         return stored, verdict, server_verdict
+
+    async def _resent(
+        self,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        body: VerifyRequest,
+        text: str,
+        principal: Principal,
+    ) -> ASGIApp:
+        """The answer to a scan sent again under its client_id: its stored answer, only
+        when it is the same scan (409 otherwise) and, for a CLEARED given online, still
+        inside the hand-off window (409 after: its facts may have changed since, and a
+        resend is not a scan; the phone shows STOP for any refusal and scans again).
+        An offline scan's replay gets its stored answer however late it comes: the phone
+        decided then, and needs only the id it was stored under."""
+        principal.require(row["production_id"], Perm.VERIFY)
+        problem = _resend_problem(row, body, text)
+        if problem is None and row["verdict"] == "CLEARED" and not row["offline"]:
+            policy = msgspec.json.decode(row["policy"], type=rules.Policy)
+            if row["age"] > timedelta(minutes=policy.verification_valid_minutes):
+                problem = "That scan is too old to be sent again: scan the item again."
+        if problem is not None:
+            raise HTTPException(status_code=409, detail=problem)
+        return await self._replayed(conn, row)
 
     @staticmethod
     async def _replayed(conn: asyncpg.Connection, row: asyncpg.Record) -> ASGIApp:

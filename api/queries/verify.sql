@@ -35,10 +35,13 @@ WHERE t.code = $1;
 SELECT status AS production_status, policy, now() AS db_now FROM productions WHERE id = $1;
 
 -- name: verification_by_client_id
--- A stored verification, for an idempotent replay.
-SELECT id, production_id, code_scanned, item_id, verdict, reasons, needs_confirmation,
-       created_at, offline
-FROM verifications WHERE client_id = $1;
+-- A stored verification, for an idempotent replay: with what the scan was for, its age
+-- and its production's policy (a resend must be the same scan, and recent).
+SELECT v.id, v.production_id, v.code_scanned, v.item_id, v.verdict, v.reasons,
+       v.needs_confirmation, v.created_at, v.offline, v.purpose, v.handoff_to,
+       now() - v.created_at AS age, p.policy
+FROM verifications v JOIN productions p ON p.id = v.production_id
+WHERE v.client_id = $1;
 
 -- name: recorded_server_verdict
 -- The server's own verdict recorded beside an offline verification's (its event's body;

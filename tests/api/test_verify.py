@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import EVIDENCE, inspect, ready_item, reason_codes, register, verify
-from tests.conftest import World
+from tests.api.helpers import (
+    EVIDENCE,
+    inspect,
+    new_production,
+    ready_item,
+    reason_codes,
+    register,
+    verify,
+)
+from tests.conftest import World, make_world
 from verifier import codes
 
 pytestmark = pytest.mark.asyncio
@@ -252,6 +260,57 @@ async def test_a_client_id_reused_for_another_code_is_refused(
         headers=world.h("scanner"),
     )
     assert r.status_code == 409, r.text
+
+
+async def test_a_client_id_reused_for_another_purpose_hand_off_or_production_is_refused(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Found by review: a resend was answered with the stored CLEARED whatever it now
+    # asked, say a check's CLEARED for a hand-off to someone else, after a quarantine.
+    # A world of its own: its members join a second production here.
+    world = await make_world(db, client)
+    item = await ready_item(client, world)
+    cid = str(uuid.uuid4())
+    code = item["tag"]["code"]
+    assert (await verify(client, world, code, client_id=cid))["verdict"] == "CLEARED"
+    other_production = await new_production(client, world)
+    for changed in (
+        {"purpose": "checkout", "handoff_to": "Someone Else"},
+        {"purpose": "checkin"},
+        {"production_id": other_production},
+    ):
+        r = await client.post(
+            "/api/v1/verify",
+            json={"code": code, "client_id": cid, **changed},
+            headers=world.h("prop_master"),
+        )
+        assert r.status_code == 409, (changed, r.text)
+        assert "verdict" not in r.json()
+
+
+async def test_an_online_clearance_resent_after_its_window_is_refused(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    item = await ready_item(client, world)
+    cid = str(uuid.uuid4())
+    first = await verify(client, world, item["tag"]["code"], client_id=cid)
+    assert first["verdict"] == "CLEARED"
+    assert (await verify(client, world, item["tag"]["code"], client_id=cid))[
+        "verification_id"
+    ] == first["verification_id"]
+    # Eleven minutes on (the window is 10): a resend is no longer an answer about now.
+    await db.execute(
+        "UPDATE verifications SET created_at = created_at - interval '11 minutes'"
+        " WHERE client_id = $1",
+        uuid.UUID(cid),
+    )
+    r = await client.post(
+        "/api/v1/verify",
+        json={"code": item["tag"]["code"], "client_id": cid},
+        headers=world.h("scanner"),
+    )
+    assert r.status_code == 409, r.text
+    assert "scan the item again" in r.json()["detail"]
 
 
 async def test_a_verification_is_found_by_its_own_id_before_a_client_id_equal_to_it(
