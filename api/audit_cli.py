@@ -87,7 +87,8 @@ def verify_command(dsn: Any, production: str | None, file: str | None, as_json: 
             print(_describe(report))
             if header is None:
                 print("        (no header: the end of the chain cannot be checked)")
-        return 0 if report.ok else 1
+        # Without a header a cut tail passes every check: not a pass.
+        return 0 if report.ok and header is not None else 1
 
     chain = None
     if production is not None:
@@ -180,7 +181,9 @@ def check_attestation_command(file: str, key: str | None, export: str | None = N
         return 1
     body = check.attestation or {}
     head = body.get("chain_head") or {}
-    print(f"VALID    signed by {check.key_id}")
+    # Signed by the key the file itself carries proves nothing about who signed it:
+    # anyone can make a key. Only a key the checker trusts makes it VALID.
+    print(f"{'VALID    ' if check.trusted_key else 'UNTRUSTED'} signed by {check.key_id}")
     print(f"         production {body['production']['name']!r} ({body['production']['id']})")
     print(f"         status {body['status']} at {body['at']}")
     print(f"         chain head seq {head.get('seq')} {head.get('hash')}")
@@ -197,9 +200,10 @@ def check_attestation_command(file: str, key: str | None, export: str | None = N
         print(f"MATCH    {export} passes through the attested chain head")
     if not check.trusted_key:
         print(
-            "NOTE     checked with the key embedded in the file: compare its key id with the one "
-            "at /.well-known/propcheck-attestation-key, or pass --key"
+            "NOTE     consistent with the key embedded in the file only: pass --key with the "
+            "one at /.well-known/propcheck-attestation-key to check who signed it"
         )
+        return 3
     return 0
 
 
@@ -217,14 +221,38 @@ def backup_command(dsn: Any, out: str) -> int:
 
 
 def restore_command(dsn: Any, file: str, force: bool) -> int:
-    """``restore``: pg_restore into an empty database, then check every chain."""
-    from api.backup import BackupError, advance_facts_versions, prepare_target, restore
+    """``restore``: pg_restore into an empty database, then check every chain.
+
+    With ``force`` over a database that has a record, every chain is exported first
+    (beside the dump), and the restore fails (exit 1) when any chain's old head is not
+    in the restored record: the events after the dump were removed, and are kept only
+    in those exports. The record's rule (nothing is ever deleted) must not end with a
+    restore that reports OK.
+    """
+    from datetime import UTC, datetime
+
+    from api.backup import (
+        BackupError,
+        advance_facts_versions,
+        chain_heads,
+        keep_chains,
+        lost_heads,
+        prepare_target,
+        restore,
+    )
 
     target = dsn()
+    kept = None
     try:
         asyncio.run(prepare_target(target, force=force))
+        heads = asyncio.run(chain_heads(target)) if force else {}
+        if heads:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = Path(file).resolve().with_name(f"{Path(file).name}.replaced-{stamp}")
+            asyncio.run(keep_chains(target, heads, kept))
+            print(f"the record being replaced is exported to {kept}")
         restore(Path(file), target, force=force)
-    except BackupError as exc:
+    except (BackupError, OSError, LookupError) as exc:
         _err(str(exc))
         return 1
     # API processes still running keep facts by version: past every old version, a
@@ -238,7 +266,16 @@ def restore_command(dsn: Any, file: str, force: bool) -> int:
         )
         return 1
     print(f"restored {file}; checking the record:")
-    return verify_command(lambda: target, None, None, False)
+    checked = verify_command(lambda: target, None, None, False)
+    lost = asyncio.run(lost_heads(target, heads)) if heads else []
+    if lost:
+        _err(
+            f"RECORD REMOVED: {len(lost)} chain(s) had events after this dump, which the "
+            f"restore took out of the database; they are kept in {kept}: "
+            + ", ".join(str(c) for c in lost)
+        )
+        return 1
+    return checked
 
 
 def bench_command(dsn: Any, events: int, items: int, keep: bool) -> int:

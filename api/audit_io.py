@@ -19,7 +19,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from api.audit import ChainChecker, ChainHead, ChainReport
+from api.audit import GENESIS, Break, ChainChecker, ChainHead, ChainReport
 from api.sql import q
 
 __all__ = [
@@ -80,9 +80,14 @@ class ExportEvent(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
-def _head(row: asyncpg.Record) -> ChainHead | None:
+#: The head of a chain with no events. No recorded head says just that: events without
+#: one are a chain whose end nothing vouches for, and fail the check (head_mismatch).
+_EMPTY_HEAD = ChainHead(seq=0, hash=GENESIS)
+
+
+def _head(row: asyncpg.Record) -> ChainHead:
     if row["head_seq"] is None:
-        return None
+        return _EMPTY_HEAD
     return ChainHead(seq=row["head_seq"], hash=row["head_hash"])
 
 
@@ -196,7 +201,11 @@ def _lines(f: IO[bytes]) -> Iterator[bytes]:
 def verify_file(path: Path) -> tuple[ExportHeader | None, ChainReport]:
     """Check an export with no database: the chain, and the header's head if present.
 
-    Raises ValueError when the file is not an export (bad JSON, missing fields).
+    The header is the export's own statement of where the chain ended: a head of null
+    says it had no events, and its event count must be the file's. Without a header
+    (a bare list of events) a cut tail cannot be seen: the caller says so and fails.
+    Raises ValueError when the file is not an export (bad JSON, missing fields, or
+    nothing at all).
     """
     decode_event = msgspec.json.Decoder(ExportEvent).decode
     with path.open("rb") as f:
@@ -240,7 +249,22 @@ def verify_file(path: Path) -> tuple[ExportHeader | None, ChainReport]:
                     break
                 batch = []
         checker.feed(batch)
-    return header, checker.report(header.head if header else None)
+    if header is None:
+        if checker.events == 0 and checker.problem is None:
+            raise ValueError("no header and no events: not a propcheck export")
+        return None, checker.report(None)
+    report = checker.report(header.head or _EMPTY_HEAD)
+    if report.ok and header.events != report.last_seq:
+        report = msgspec.structs.replace(
+            report,
+            ok=False,
+            problem=Break(
+                seq=min(header.events, report.last_seq) + 1,
+                kind="head_mismatch",
+                detail=f"the header says {header.events} events, the file has {report.last_seq}",
+            ),
+        )
+    return header, report
 
 
 def hash_at(path: Path, seq: int) -> str | None:

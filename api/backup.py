@@ -13,10 +13,12 @@ the backup: back up settings.key_dir separately (docs/RECORD.md).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 
@@ -106,6 +108,46 @@ async def advance_facts_versions(dsn: str) -> None:
             await conn.execute(q("advance_facts_versions"))
     finally:
         await conn.close()
+
+
+Heads = dict[UUID, tuple[int, str]]
+
+
+async def chain_heads(dsn: str) -> Heads:
+    """Every chain's head (seq, hash) in the database at ``dsn``; empty when it has no
+    record (a new database, or not a propcheck one)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        if not await conn.fetchval("SELECT to_regclass('public.chain_heads') IS NOT NULL"):
+            return {}
+        return {
+            r["chain_id"]: (r["seq"], r["hash"]) for r in await conn.fetch(q("backup_chain_heads"))
+        }
+    finally:
+        await conn.close()
+
+
+async def keep_chains(dsn: str, heads: Heads, folder: Path) -> None:
+    """Export every chain of the database at ``dsn`` to ``folder`` (one JSON-lines file
+    each, as ``audit export`` writes them), before a forced restore replaces it."""
+    from api.audit_io import export_chain
+
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for chain_id in heads:
+            await export_chain(conn, chain_id, folder / f"{chain_id}.jsonl")
+    finally:
+        await conn.close()
+
+
+async def lost_heads(dsn: str, heads: Heads) -> list[UUID]:
+    """The chains whose head before the restore is not the restored head: events
+    appended after the dump (or another history), which the restore removed. Heads
+    are compared, not events, so a chain broken before the restore is reported by the
+    chain check, as it was, and not taken for one the restore cut."""
+    restored = await chain_heads(dsn)
+    return [c for c, head in heads.items() if restored.get(c) != head]
 
 
 def restore(dump: Path, dsn: str, *, force: bool = False) -> None:

@@ -32,3 +32,8 @@ BEGIN
     ALTER TABLE productions ENABLE TRIGGER productions_facts_version;
 END
 $$;
+
+-- name: backup_chain_heads
+-- Every chain's head before a forced restore replaces the database (none without the
+-- table: not a propcheck database).
+SELECT chain_id, seq, hash FROM chain_heads ORDER BY chain_id;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,38 @@ def test_verify_export_and_file_check(
     assert report["problem"]["seq"] == 2 and report["problem"]["kind"] == "content_changed"
 
 
+def test_a_cut_or_empty_export_does_not_pass(
+    on_test_db: str, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Found by review: each of these printed OK and exited 0.
+    out = tmp_path / "p.jsonl"
+    argv = ["audit", "export", "--production", world.production_id, "--out", str(out)]
+    assert cli.main(argv) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert len(lines) > 3
+
+    def check(*rows: str) -> int:
+        path = tmp_path / "edited.jsonl"
+        path.write_text("\n".join(rows), encoding="utf-8")
+        capsys.readouterr()
+        return cli.main(["audit", "verify", "--file", str(path)])
+
+    assert check(*lines) == 0
+    # The tail cut, and the header's head taken away with it.
+    assert check(json.dumps({**header, "head": None}), *lines[1:-1]) == 1
+    assert "head mismatch" in capsys.readouterr().out
+    # The tail cut, and the head moved back to the new last event: the count says so.
+    last = json.loads(lines[-2])
+    moved = {**header, "head": {"seq": last["seq"], "hash": last["hash"]}}
+    assert check(json.dumps(moved), *lines[1:-1]) == 1
+    # No header at all: nothing vouches for the end.
+    assert check(*lines[1:-1]) == 1
+    assert "no header" in capsys.readouterr().out
+    # Nothing at all is not an export.
+    assert check("") == 2
+
+
 def test_unknown_production_is_a_usage_error(
     on_test_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -84,8 +117,11 @@ async def test_check_attestation_command(
     assert cli.main(["audit", "check-attestation", str(doc), "--key", str(key)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("VALID") and "NOTE" not in out
-    assert cli.main(["audit", "check-attestation", str(doc)]) == 0
-    assert "NOTE" in capsys.readouterr().out  # embedded key only: says so
+    # The embedded key only: anyone can make a key, so not VALID and not exit 0 (it was
+    # both; found by review: a forged attestation passed any script reading the code).
+    assert cli.main(["audit", "check-attestation", str(doc)]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith("UNTRUSTED") and "NOTE" in out
     envelope = r.json()
     envelope["attestation"]["production"]["name"] = "Another production"
     doc.write_text(json.dumps(envelope))
@@ -155,6 +191,32 @@ async def test_backup_restores_into_a_new_database_that_verifies(
         # A second restore into the now non-empty database is refused.
         assert await asyncio.to_thread(cli.main, ["restore", str(dump)]) == 1
         assert "not empty" in capsys.readouterr().err
+
+        # The restored database records one more event; a forced restore of the older
+        # dump over it takes that event out. It used to report OK (found by review):
+        # now the replaced record is exported first, and the restore says what it lost.
+        restored = await asyncpg.connect(target)
+        try:
+            await restored.execute(
+                "SELECT propcheck_append_event($1::uuid, 'incident.reported', 'user:test',"
+                ' NULL, \'{"note":"after the dump"}\')',
+                uuid.UUID(world.production_id),
+            )
+        finally:
+            await restored.close()
+        code = await asyncio.to_thread(cli.main, ["restore", str(dump), "--force"])
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "RECORD REMOVED: 1 chain(s)" in err and world.production_id in err
+
+        def kept_export() -> tuple[Path, str]:
+            (kept,) = tmp_path.glob("propcheck.dump.replaced-*")
+            path = kept / f"{world.production_id}.jsonl"
+            return path, path.read_text(encoding="utf-8")
+
+        path, export = await asyncio.to_thread(kept_export)
+        assert "after the dump" in export
+        assert cli.main(["audit", "verify", "--file", str(path)]) == 0
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -189,7 +251,9 @@ async def test_attested_head_catches_a_consistently_rewritten_export(
     export = tmp_path / "p.jsonl"
     argv = ["audit", "export", "--production", world.production_id, "--out", str(export)]
     assert await asyncio.to_thread(cli.main, argv) == 0
-    check = ["audit", "check-attestation", str(doc), "--export", str(export)]
+    key = tmp_path / "key.json"
+    key.write_bytes((await client.get("/.well-known/propcheck-attestation-key")).content)
+    check = ["audit", "check-attestation", str(doc), "--key", str(key), "--export", str(export)]
     assert cli.main(check) == 0
     assert "MATCH" in capsys.readouterr().out
 
