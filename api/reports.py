@@ -17,9 +17,10 @@ import re
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import IO, Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 import msgspec
@@ -78,28 +79,41 @@ class ReportMeta(msgspec.Struct, frozen=True, kw_only=True):
     truncated: list[str] = msgspec.field(default_factory=list)
 
 
-def _when(text: str | None, name: str) -> datetime | None:
+def _when(text: str | None, name: str, zone: tzinfo) -> datetime | None:
     if not text:
         return None
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ClientException(f"{name} is not an ISO date or date-time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=zone)
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def parse_range(
-    start: str | None, end: str | None, now: datetime, created_at: datetime
+    start: str | None,
+    end: str | None,
+    now: datetime,
+    created_at: datetime,
+    timezone: str = "UTC",
 ) -> tuple[datetime, datetime]:
     """The report's [from, to) range: defaults, order, and the MAX_RANGE_DAYS bound.
 
-    A bare date as ``to`` includes that whole day.
+    A date or time without a zone is the production's local time (a set's day is its
+    own, not UTC's); a bare date as ``to`` includes that whole day.
     """
-    to = _when(end, "to") or now
+    zone = _zone(timezone)
+    to = _when(end, "to", zone) or now
     try:
         if end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):
             to += timedelta(days=1)
-        frm = _when(start, "from") or max(created_at, to - timedelta(days=_DEFAULT_DAYS))
+        frm = _when(start, "from", zone) or max(created_at, to - timedelta(days=_DEFAULT_DAYS))
     except OverflowError:  # a date at the end (or start) of the calendar
         raise ClientException("The report's dates are out of range.") from None
     if frm >= to:
@@ -278,8 +292,10 @@ class ReportController(Controller):
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 status = await production_status(conn, production_id)
-                created = await conn.fetchval(q("production_created_at"), production_id)
-                frm, to = parse_range(start, end, status.checked_at, created)
+                prod = await conn.fetchrow(q("production_created_at"), production_id)
+                frm, to = parse_range(
+                    start, end, status.checked_at, prod["created_at"], prod["timezone"]
+                )
 
                 def meta(cut: list[str]) -> ReportMeta:
                     return ReportMeta(

@@ -67,7 +67,19 @@ ORDER BY i.created_at, i.id
 LIMIT $8;
 
 -- name: item_history
--- The record of one item: every event about it, oldest first.
+-- The record of one item, oldest first: every event about it, the resolutions of its
+-- incidents (their subject is the incident) and the corrections of any of these (a
+-- correction names the event it corrects in its body, not a subject): an original
+-- shown without its correction would read as the record's last word.
+WITH about AS (
+    SELECT seq FROM events
+    WHERE chain_id = $1
+      AND (subject_id = $2
+           OR subject_id IN (SELECT id FROM incidents WHERE item_id = $2))
+)
 SELECT seq, kind, actor, at, body FROM events
-WHERE chain_id = $1 AND subject_id = $2
+WHERE chain_id = $1
+  AND (seq IN (SELECT seq FROM about)
+       OR (kind = 'correction'
+           AND (body::jsonb ->> 'corrects_seq')::bigint IN (SELECT seq FROM about)))
 ORDER BY seq;

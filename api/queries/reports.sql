@@ -34,12 +34,14 @@ ORDER BY v.created_at, v.id
 LIMIT $4;
 
 -- name: report_handoffs
--- Check-outs made in [from, to), with their check-in if any.
+-- Hand-offs with a check-out or a check-in in [from, to) (a check-in inside the range
+-- of an item handed out before it is part of the range's record).
 SELECT c.id, c.item_id, i.name AS item_name, c.performer, c.scene, c.take, c.out_by,
        c.out_at, c.out_verification_id, c.in_by, c.in_at, c.in_verification_id
 FROM checkouts c
 JOIN items i ON i.id = c.item_id
-WHERE c.production_id = $1 AND c.out_at >= $2 AND c.out_at < $3
+WHERE c.production_id = $1
+  AND ((c.out_at >= $2 AND c.out_at < $3) OR (c.in_at >= $2 AND c.in_at < $3))
 ORDER BY c.out_at, c.id
 LIMIT $4;
 
@@ -54,17 +56,20 @@ ORDER BY ins.created_at, ins.id
 LIMIT $4;
 
 -- name: report_incidents
--- Incidents reported in [from, to), with their resolution if any.
+-- Incidents reported or resolved in [from, to), with their resolution if any.
 SELECT inc.id, inc.created_at, inc.kind, inc.item_id, i.name AS item_name,
        inc.verification_id, inc.description, inc.actor, r.created_at AS resolved_at,
        r.actor AS resolved_by, r.notes AS resolution_notes
 FROM incidents inc
 LEFT JOIN items i ON i.id = inc.item_id
 LEFT JOIN incident_resolutions r ON r.incident_id = inc.id
-WHERE inc.production_id = $1 AND inc.created_at >= $2 AND inc.created_at < $3
+WHERE inc.production_id = $1
+  AND ((inc.created_at >= $2 AND inc.created_at < $3)
+       OR (r.created_at >= $2 AND r.created_at < $3))
 ORDER BY inc.created_at, inc.id
 LIMIT $4;
 
 -- name: production_created_at
--- When a production was created (the default start of its report).
-SELECT created_at FROM productions WHERE id = $1;
+-- When a production was created (the default start of its report), and its time zone
+-- (a report's dates are the set's own days).
+SELECT created_at, timezone FROM productions WHERE id = $1;

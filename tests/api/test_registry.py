@@ -248,6 +248,53 @@ async def test_edit_keeps_history(client: AsyncTestClient[Any], world: World) ->
     assert edit["actor"].startswith("user:")
 
 
+async def test_history_shows_the_resolutions_and_corrections_of_the_items_events(
+    client: AsyncTestClient[Any], world: World
+) -> None:
+    # Found by review: a resolution's subject is its incident and a correction has none,
+    # so an item's history showed the incident but not its resolution, and the original
+    # registration but not its correction.
+    item = await create_item(client, world, name="Resin Webley")
+    other = await create_item(client, world, name="Foam Enfield")
+    pid = world.production_id
+    pm = world.h("prop_master")
+
+    async def history(item_id: str) -> list[dict[str, Any]]:
+        r = await client.get(f"/api/v1/items/{item_id}/history", headers=world.h("auditor"))
+        assert r.status_code == 200, r.text
+        entries: list[dict[str, Any]] = r.json()
+        return entries
+
+    r = await client.post(
+        f"/api/v1/productions/{pid}/incidents",
+        json={"kind": "damaged", "item_id": item["id"], "description": "cracked grip"},
+        headers=world.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/api/v1/incidents/{r.json()['id']}/resolve", json={"notes": "glued"}, headers=pm
+    )
+    assert r.status_code == 200, r.text
+    registered = next(e for e in await history(item["id"]) if e["kind"] == "item.registered")
+    r = await client.post(
+        f"/api/v1/productions/{pid}/corrections",
+        json={
+            "corrects_seq": registered["seq"],
+            "note": "the make was misspelt",
+            "values": {"make": "Webley & Scott"},
+        },
+        headers=pm,
+    )
+    assert r.status_code == 201, r.text
+
+    kinds = [e["kind"] for e in await history(item["id"])]
+    assert "incident.resolved" in kinds
+    assert kinds.count("correction") == 1
+    assert kinds.index("correction") > kinds.index("item.registered")
+    # Another item's history has none of them.
+    assert not {"incident.resolved", "correction"} & {e["kind"] for e in await history(other["id"])}
+
+
 async def test_reclassing_a_firing_item_as_a_prop_quarantines_it_until_inspected(
     client: AsyncTestClient[Any], world: World
 ) -> None:

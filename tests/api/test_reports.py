@@ -187,3 +187,66 @@ async def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted(
         f"/api/v1/productions/{pid}/reports?format=json", headers=world.h("auditor")
     )
     assert [i["name"] for i in r.json()["items"]] == ['=HYPERLINK("http://x.test","open")']
+
+
+def test_dates_without_a_zone_are_the_productions_own_days() -> None:
+    # Found by review: bare dates were read as UTC, so a set in Los Angeles asking for
+    # its 1 June got 17:00 on 31 May to 17:00 on 1 June, local time.
+    from datetime import UTC, datetime
+
+    from api.reports import parse_range
+
+    now = datetime(2026, 6, 10, tzinfo=UTC)
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    frm, to = parse_range("2026-06-01", "2026-06-01", now, created, "America/Los_Angeles")
+    assert frm == datetime(2026, 6, 1, 7, tzinfo=UTC)  # local midnight, PDT
+    assert to == datetime(2026, 6, 2, 7, tzinfo=UTC)
+    # An explicit zone stays as given; an unknown production zone falls back to UTC.
+    frm, _ = parse_range("2026-06-01T00:00:00Z", None, now, created, "America/Los_Angeles")
+    assert frm == datetime(2026, 6, 1, tzinfo=UTC)
+    frm, _ = parse_range("2026-06-01", None, now, created, "Not/AZone")
+    assert frm == datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def test_a_range_holds_the_check_ins_and_resolutions_made_in_it(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    # Found by review: a check-in inside the range of an item handed out before it, and
+    # the resolution inside the range of an incident reported before it, were left out.
+    from tests.api.test_safety import _back_from
+
+    w = await fresh(client, await make_world(db, client))
+    item = await register(client, w, name="Foam Bren")
+    await inspect(client, w, item["id"])
+    await _back_from(client, w, item, inspection={"result": "pass", "notes": ""})
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/incidents",
+        json={"kind": "other", "item_id": item["id"], "description": "scuffed"},
+        headers=w.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    incident = r.json()["id"]
+    r = await client.post(
+        f"/api/v1/incidents/{incident}/resolve", json={"notes": "fine"}, headers=w.h("prop_master")
+    )
+    assert r.status_code == 200, r.text
+    # The hand-off and the report were made two days ago; the check-in and the
+    # resolution today.
+    await db.execute(
+        "UPDATE checkouts SET out_at = out_at - interval '2 days' WHERE item_id = $1::uuid",
+        item["id"],
+    )
+    await db.execute("ALTER TABLE incidents DISABLE TRIGGER USER")
+    try:
+        await db.execute(
+            "UPDATE incidents SET created_at = created_at - interval '2 days' WHERE id = $1::uuid",
+            incident,
+        )
+    finally:
+        await db.execute("ALTER TABLE incidents ENABLE TRIGGER USER")
+    since = (await db.fetchval("SELECT (now() - interval '1 day')::date")).isoformat()
+    r = await client.get(_url(w, format="json", **{"from": since}), headers=w.h("auditor"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [h["item_id"] for h in body["handoffs"]] == [item["id"]]
+    assert [i["id"] for i in body["incidents"]] == [incident]
