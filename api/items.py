@@ -185,7 +185,7 @@ class ItemController(Controller):
                 ev.date if ev else None,
                 principal.user_id,
             )
-            for p in processed:
+            saved = [
                 await save_photo(
                     conn,
                     p,
@@ -194,6 +194,8 @@ class ItemController(Controller):
                     purpose="item",
                     actor=principal.actor,
                 )
+                for p in processed
+            ]
             (item,) = await load_items(conn, [item_id], svc.media_key)
             await append(
                 conn,
@@ -201,7 +203,13 @@ class ItemController(Controller):
                 "item.registered",
                 principal.actor,
                 item_id,
-                {"item": _snapshot(item), "photos": [p.id for p in item.photos]},
+                {
+                    "item": _snapshot(item),
+                    "photos": [p.id for p in item.photos],
+                    # The bytes' hashes in the chain: the photos table names the blob,
+                    # the record vouches for which one.
+                    "photo_sha256": {str(s["id"]): s["original_sha"] for s in saved},
+                },
             )
             if data.issue_tag:
                 await issue_tag(conn, production_id, item_id, principal.actor)

@@ -76,6 +76,7 @@ async def open_incident(
             "description": description,
             "verification_id": verification_id,
             "photo_id": photo_id,
+            "photo_sha256": row["photo_sha256"],
             "client_id": client_id,
         },
     )
@@ -144,6 +145,7 @@ async def record_inspection(
             "result": result,
             "notes": notes,
             "photo_id": photo_id,
+            "photo_sha256": row["photo_sha256"],
             "client_id": client_id,
         },
     )
@@ -162,4 +164,6 @@ async def record_inspection(
             item_id,
             {"inspection_id": row["id"]},
         )
-    return dict(row)
+    stored = dict(row)
+    del stored["photo_sha256"]  # for the event; the inspection's own fields are the rest
+    return stored

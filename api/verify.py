@@ -542,6 +542,7 @@ class VerifyController(Controller):
                             actor=principal.actor,
                         )
                         args[12] = event["photo_id"] = saved["id"]
+                        event["photo_sha256"] = saved["original_sha"]
                     # StaleFacts here rolls the photo's row and everything else back.
                     stored = await store_now(conn, args, canonical(event), versions)
                     if stored is None:  # a concurrent replay won: this photo row goes too

@@ -12,7 +12,8 @@ INSERT INTO incidents (client_id, production_id, item_id, verification_id, kind,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (client_id) DO NOTHING
 RETURNING id, client_id, production_id, item_id, verification_id, kind, description, photo_id,
-          actor, created_at;
+          actor, created_at,
+          (SELECT p.original_sha FROM photos p WHERE p.id = incidents.photo_id) AS photo_sha256;
 
 -- name: incident_by_client_id
 -- An incident stored earlier under the same client id (offline replay).
@@ -47,7 +48,8 @@ RETURNING created_at;
 INSERT INTO inspections (client_id, production_id, item_id, kind, result, notes, photo_id, actor)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (client_id) DO NOTHING
-RETURNING id, item_id, kind, result, notes, photo_id, actor, created_at;
+RETURNING id, item_id, kind, result, notes, photo_id, actor, created_at,
+          (SELECT p.original_sha FROM photos p WHERE p.id = inspections.photo_id) AS photo_sha256;
 
 -- name: item_inspections
 -- Inspections of one item, newest first.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -589,3 +590,53 @@ async def test_a_prop_master_lists_and_signs_out_the_productions_phones(
     body = msgspec.json.decode(events[-1]["body"])
     assert body["token_id"] == devices["Lost phone"]["id"]
     assert body["why"] == "revoked"
+
+
+async def test_the_record_holds_each_evidence_photos_hash_and_the_row_cannot_change(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    # Found by review: events named photos by id only, and the app role could update a
+    # photo row: evidence could be swapped with nothing in the chain to show it.
+    r = await client.post(
+        f"/api/v1/productions/{world.production_id}/items",
+        data={
+            "item": json.dumps({"name": "Resin Mauser", "capability_class": "non_firing_replica"})
+        },
+        files=[("photos", ("p.jpg", jpeg(640, 480, "teal"), "image/jpeg"))],
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    item = r.json()
+    shas = {
+        str(row["id"]): row["original_sha"]
+        for row in await db.fetch(
+            "SELECT id, original_sha FROM photos WHERE item_id = $1", uuid.UUID(item["id"])
+        )
+    }
+    body = await db.fetchval(
+        "SELECT body FROM events WHERE kind = 'item.registered' AND subject_id = $1",
+        uuid.UUID(item["id"]),
+    )
+    assert json.loads(body)["photo_sha256"] == shas and len(shas) == 1
+
+    r = await client.post(
+        f"/api/v1/items/{item['id']}/inspections",
+        data={"inspection": json.dumps({"kind": "periodic", "result": "pass"})},
+        files=[("photo", ("i.jpg", jpeg(640, 480, "maroon"), "image/jpeg"))],
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    row = await db.fetchrow(
+        "SELECT e.body, p.original_sha FROM inspections i JOIN photos p ON p.id = i.photo_id"
+        " JOIN events e ON e.kind = 'inspection.recorded' AND e.subject_id = i.item_id"
+        " WHERE i.item_id = $1",
+        uuid.UUID(item["id"]),
+    )
+    assert json.loads(row["body"])["photo_sha256"] == row["original_sha"]
+
+    privileges = await db.fetchrow(
+        "SELECT has_table_privilege('propcheck_app', 'photos', 'UPDATE') AS up,"
+        " has_table_privilege('propcheck_app', 'photos', 'DELETE') AS del,"
+        " has_table_privilege('propcheck_app', 'photos', 'INSERT') AS ins"
+    )
+    assert dict(privileges) == {"up": False, "del": False, "ins": True}
