@@ -151,6 +151,11 @@ class ChainChecker:
                 return self._broken(
                     n, prev, seq, "link_broken", f"prev_hash {prev_hash}, previous hash {prev}"
                 )
+            if "\n" in kind or "\n" in actor:
+                # The hashed text has one field per line: a line break in either would
+                # let two different events share one text (and so one hash).
+                detail = "kind or actor holds a line break: its hashed text is ambiguous"
+                return self._broken(n, prev, seq, "content_changed", detail)
             if subject is None:
                 subject = ""
             if at.__class__ is not str:

@@ -385,3 +385,25 @@ def test_verify_chain_accepts_datetimes_and_names_the_first_break() -> None:
     assert repeated.problem is not None and repeated.problem.kind == "gap"
     cut = verify_chain(rows, ChainHead(seq=4, hash=prev)).problem
     assert cut is not None and (cut.seq, cut.kind) == (4, "head_mismatch")
+
+
+async def test_a_line_break_in_kind_or_actor_is_refused_and_fails_the_check(
+    db: asyncpg.Connection,
+) -> None:
+    # The hashed text has one field per line: "a\nb" as a kind with actor "c" reads the
+    # same as kind "a" with actor "b\nc". Found by review: nothing guaranteed it.
+    chain = uuid.uuid4()
+    with pytest.raises(asyncpg.CheckViolationError):
+        await append(db, chain, "item.edited\nuser:x", "user:y", None, {"a": 1})
+    with pytest.raises(asyncpg.CheckViolationError):
+        await append(db, chain, "item.edited", "user:x\nsystem", None, {"a": 1})
+    # An export (or a table written before the constraint) holding one fails the
+    # check even when every hash is consistent with it.
+    at = "2026-01-01T00:00:00.000000Z"
+    text = event_text(GENESIS, 1, chain, "a", "b\nc", None, at, "{}")
+    rows = [
+        (chain, 1, "a", "b\nc", None, at, "{}", GENESIS, hashlib.sha256(text.encode()).hexdigest())
+    ]
+    report = verify_chain(rows)
+    assert report.problem is not None
+    assert (report.problem.seq, report.problem.kind) == (1, "content_changed")
