@@ -2,7 +2,9 @@
 ``backup``, ``restore`` and ``bench audit`` (wired into api/cli.py).
 
 Each returns the process exit code: 0 when everything checked out, 1 when a chain or an
-attestation is broken (so cron jobs and scripts can alert on it), 2 for usage errors.
+attestation is broken, or an export's end cannot be checked (so cron jobs and scripts can
+alert on it), 2 for usage errors, 3 for an attestation checked only against the key it
+carries (UNTRUSTED).
 """
 
 from __future__ import annotations
@@ -79,16 +81,20 @@ def verify_command(dsn: Any, production: str | None, file: str | None, as_json: 
         except (OSError, ValueError) as exc:
             _err(str(exc))
             return 2
+        passed = report.ok and header is not None  # without a header a cut tail passes
         if as_json:
-            print(json.dumps(msgspec.to_builtins({"header": header, "report": report})))
+            print(
+                json.dumps(
+                    msgspec.to_builtins({"header": header, "report": report, "passed": passed})
+                )
+            )
         else:
             name = f"{header.owner} {header.name!r} " if header and header.name else ""
             print(f"{file}: chain {name}{report.chain_id}")
             print(_describe(report))
             if header is None:
                 print("        (no header: the end of the chain cannot be checked)")
-        # Without a header a cut tail passes every check: not a pass.
-        return 0 if report.ok and header is not None else 1
+        return 0 if passed else 1
 
     chain = None
     if production is not None:

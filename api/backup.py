@@ -142,12 +142,25 @@ async def keep_chains(dsn: str, heads: Heads, folder: Path) -> None:
 
 
 async def lost_heads(dsn: str, heads: Heads) -> list[UUID]:
-    """The chains whose head before the restore is not the restored head: events
-    appended after the dump (or another history), which the restore removed. Heads
-    are compared, not events, so a chain broken before the restore is reported by the
-    chain check, as it was, and not taken for one the restore cut."""
+    """The chains whose head before the restore is not in the restored record: events
+    appended after the dump (or another history), which the restore removed.
+
+    A chain is kept when its restored head is the old one (a chain broken before the
+    restore is then reported by the chain check, as it was, not taken for one the
+    restore cut), or when the restored chain has the old head's event at its place (a
+    newer dump restored over an older copy).
+    """
     restored = await chain_heads(dsn)
-    return [c for c, head in heads.items() if restored.get(c) != head]
+    changed = [c for c, head in heads.items() if restored.get(c) != head]
+    if not changed:
+        return []
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(q("backup_hashes_at"), changed, [heads[c][0] for c in changed])
+    finally:
+        await conn.close()
+    found = {r["chain_id"]: r["hash"] for r in rows}
+    return [c for c in changed if found.get(c) != heads[c][1]]
 
 
 def restore(dump: Path, dsn: str, *, force: bool = False) -> None:

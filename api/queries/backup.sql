@@ -37,3 +37,9 @@ $$;
 -- Every chain's head before a forced restore replaces the database (none without the
 -- table: not a propcheck database).
 SELECT chain_id, seq, hash FROM chain_heads ORDER BY chain_id;
+
+-- name: backup_hashes_at
+-- The restored events at the old heads' places: ($1 chains, $2 seqs).
+SELECT e.chain_id, e.hash
+FROM unnest($1::uuid[], $2::bigint[]) AS h(chain_id, seq)
+JOIN events e ON e.chain_id = h.chain_id AND e.seq = h.seq;

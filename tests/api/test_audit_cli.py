@@ -204,6 +204,8 @@ async def test_backup_restores_into_a_new_database_that_verifies(
             )
         finally:
             await restored.close()
+        newer = tmp_path / "newer.dump"
+        assert await asyncio.to_thread(cli.main, ["backup", "--out", str(newer)]) == 0
         code = await asyncio.to_thread(cli.main, ["restore", str(dump), "--force"])
         assert code == 1
         err = capsys.readouterr().err
@@ -217,6 +219,11 @@ async def test_backup_restores_into_a_new_database_that_verifies(
         path, export = await asyncio.to_thread(kept_export)
         assert "after the dump" in export
         assert cli.main(["audit", "verify", "--file", str(path)]) == 0
+        # The other way round, a newer dump over an older copy, removes nothing.
+        capsys.readouterr()
+        code = await asyncio.to_thread(cli.main, ["restore", str(newer), "--force"])
+        assert code == (0 if all_ok else 1)
+        assert "RECORD REMOVED" not in capsys.readouterr().err
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
