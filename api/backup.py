@@ -28,6 +28,9 @@ __all__ = [
     "BackupError",
     "advance_facts_versions",
     "backup",
+    "chain_heads",
+    "keep_chains",
+    "lost_heads",
     "pg_tool",
     "prepare_target",
     "restore",
@@ -118,7 +121,7 @@ async def chain_heads(dsn: str) -> Heads:
     record (a new database, or not a propcheck one)."""
     conn = await asyncpg.connect(dsn)
     try:
-        if not await conn.fetchval("SELECT to_regclass('public.chain_heads') IS NOT NULL"):
+        if not await conn.fetchval(q("backup_has_record")):
             return {}
         return {
             r["chain_id"]: (r["seq"], r["hash"]) for r in await conn.fetch(q("backup_chain_heads"))

@@ -31,7 +31,7 @@ from api.state import AUTHED
 from api.verification import evaluate, load_facts
 from verifier import rules
 
-__all__ = ["CustodyController", "last_wrap"]
+__all__ = ["CustodyController", "last_wrap", "production_zone"]
 
 
 class AfterUse(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
@@ -85,12 +85,17 @@ class Board(msgspec.Struct, kw_only=True, frozen=True):
     generated_at: datetime
 
 
+def production_zone(tz_name: str) -> ZoneInfo:
+    """A production's time zone; UTC for a name this machine's zone database lacks."""
+    try:
+        return ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def last_wrap(now: datetime, wrap: time, tz_name: str) -> datetime:
     """The most recent wrap time at or before ``now`` in the production's time zone."""
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
+    tz = production_zone(tz_name)
     local = now.astimezone(tz)
     today = datetime.combine(local.date(), wrap, tzinfo=tz)
     return today if today <= local else today - timedelta(days=1)

@@ -17,10 +17,9 @@ import re
 import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import IO, Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 import msgspec
@@ -31,6 +30,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from api.auth import Perm, Principal
+from api.custody import production_zone
 from api.sql import q
 from api.state import AUTHED, services
 from api.status import ProductionStatus, production_status
@@ -89,13 +89,6 @@ def _when(text: str | None, name: str, zone: tzinfo) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
 def parse_range(
     start: str | None,
     end: str | None,
@@ -108,7 +101,7 @@ def parse_range(
     A date or time without a zone is the production's local time (a set's day is its
     own, not UTC's); a bare date as ``to`` includes that whole day.
     """
-    zone = _zone(timezone)
+    zone = production_zone(timezone)
     to = _when(end, "to", zone) or now
     try:
         if end and re.fullmatch(r"\d{4}-\d{2}-\d{2}", end):

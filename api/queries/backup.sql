@@ -33,6 +33,10 @@ BEGIN
 END
 $$;
 
+-- name: backup_has_record
+-- Whether the database has a record at all (a new database, or not a propcheck one).
+SELECT to_regclass('public.chain_heads') IS NOT NULL;
+
 -- name: backup_chain_heads
 -- Every chain's head before a forced restore replaces the database (none without the
 -- table: not a propcheck database).

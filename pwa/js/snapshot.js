@@ -8,6 +8,21 @@ import { parseTime } from "./rules.js";
 const PREFIX = "snapshot:";
 const key = (productionId) => `${PREFIX}${productionId}`;
 
+// The item facts the verdict reads. The server always sends each (null when none); one
+// missing means a snapshot from an older server, stored before the fact existed: it
+// cannot say the item is clear of it (a return from use, say), so it is too old to use.
+const ITEM_FACTS = Object.freeze([
+  "status",
+  "capability_class",
+  "has_evidence",
+  "last_passed_inspection_at",
+  "last_incident_at",
+  "class_changed_at",
+  "open_incidents",
+  "checked_out_to",
+  "last_returned_at",
+]);
+
 /**
  * Every field of a snapshot (api/snapshot.py) that this app knows, each either used or
  * known not to bear on the verdict. A field it does not know may be a fact a newer
@@ -27,24 +42,7 @@ export const SNAPSHOT_FIELDS = Object.freeze({
     "tags",
     "received_at", // set by this app when it stores the snapshot
   ]),
-  item: Object.freeze([
-    "id",
-    "name",
-    "capability_class",
-    "status",
-    "make",
-    "model",
-    "distinctive_marks",
-    "has_evidence",
-    "last_passed_inspection_at",
-    "last_incident_at",
-    "class_changed_at",
-    "open_incidents",
-    "checked_out_to",
-    "last_returned_at",
-    "thumb_url",
-    "display_url",
-  ]),
+  item: Object.freeze(["id", "name", "make", "model", "distinctive_marks", "thumb_url", "display_url", ...ITEM_FACTS]),
   tag: Object.freeze(["code", "display", "item_id", "status"]),
 });
 
@@ -53,20 +51,6 @@ function unknownField(object, kind) {
   return object !== null && Object.keys(object).some((k) => !known.includes(k));
 }
 
-// The item facts the verdict reads. The server always sends each (null when none); one
-// missing means a snapshot from an older server, stored before the fact existed: it
-// cannot say the item is clear of it (a return from use, say), so it is too old to use.
-const ITEM_FACTS = Object.freeze([
-  "status",
-  "capability_class",
-  "has_evidence",
-  "last_passed_inspection_at",
-  "last_incident_at",
-  "class_changed_at",
-  "open_incidents",
-  "checked_out_to",
-  "last_returned_at",
-]);
 
 // The latest time (ms) this phone's clock has shown since its last sync, and how far
 // behind that the clock may go (a small correction by the network's time) before its
@@ -202,19 +186,7 @@ export function offlineFacts(snapshot, text, { handoffTo = null, visualMatch = n
   if (tag) facts.tag = { status: tag.status, same_production: true };
   const outdated = unknownField(snapshot, "snapshot") || unknownField(tag, "tag") || unknownField(item, "item");
   if (item && ITEM_FACTS.some((k) => !(k in item))) return { facts, tag, item, outdated, stale: true };
-  if (item) {
-    facts.item = {
-      status: item.status,
-      capability_class: item.capability_class,
-      has_evidence: item.has_evidence,
-      last_passed_inspection_at: item.last_passed_inspection_at,
-      last_incident_at: item.last_incident_at,
-      class_changed_at: item.class_changed_at,
-      open_incidents: item.open_incidents,
-      checked_out_to: item.checked_out_to,
-      last_returned_at: item.last_returned_at,
-    };
-  }
+  if (item) facts.item = Object.fromEntries(ITEM_FACTS.map((k) => [k, item[k]]));
   return { facts, tag, item, outdated, stale: false };
 }
 

@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.api.helpers import enroll_phone, inspect, ready_item, reason_codes, register, verify
+from tests.api.test_status import reasons, status
 from tests.conftest import World, another_process, make_world
 
 pytestmark = pytest.mark.asyncio
@@ -311,14 +312,12 @@ async def test_an_item_back_from_use_is_stop_until_inspected(
     (snap,) = [i for i in r.json()["items"] if i["id"] == item["id"]]
     returned = datetime.fromisoformat(snap["last_returned_at"])
     assert returned > datetime.fromisoformat(snap["last_passed_inspection_at"])
-    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
-    overdue = {x["code"]: x for x in r.json()["reasons"]}["inspection_overdue"]
+    overdue = reasons(await status(client, w))["inspection_overdue"]
     assert overdue["item_ids"] == [item["id"]]
 
     await inspect(client, w, item["id"], kind="after_use")
     assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
-    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
-    assert "inspection_overdue" not in {x["code"] for x in r.json()["reasons"]}
+    assert "inspection_overdue" not in reasons(await status(client, w))
 
 
 async def test_the_after_use_inspection_at_check_in_clears_the_item_again(
@@ -344,8 +343,7 @@ async def test_a_policy_may_not_ask_for_the_after_use_inspection(
     item = await ready_item(client, w)
     await _back_from(client, w, item)
     assert (await verify(client, w, item["tag"]["code"]))["verdict"] == "CLEARED"
-    r = await client.get(f"/api/v1/productions/{w.production_id}/status", headers=w.h("auditor"))
-    assert "inspection_overdue" not in {x["code"] for x in r.json()["reasons"]}
+    assert "inspection_overdue" not in reasons(await status(client, w))
 
 
 async def test_overdue_after_wrap(client: AsyncTestClient[Any], db: Any) -> None:

@@ -4,6 +4,7 @@ snapshot, and the sound of a verdict not yet given."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -46,6 +47,43 @@ async def _scan_offline(context: Any, page: Any, base: str, code: str) -> tuple[
     return await word.inner_text(), reasons
 
 
+async def _scan_offline_with_snapshot(
+    context: Any,
+    page: Any,
+    base: str,
+    world: Any,
+    name: str,
+    change: Callable[[dict[str, Any], dict[str, Any]], None],
+) -> tuple[str, list[str]]:
+    """A new item ``name``; signed in as the scanner, the stored snapshot changed by
+    ``change(snapshot, item)``; the item's tag scanned offline: verdict and reasons."""
+    item = await world.add(name)
+    await sign_in(page, base, world.emails["scanner"])
+    snap = await _snapshot(page)
+    change(snap, item)
+    await _store_snapshot(page, snap)
+    try:
+        return await _scan_offline(context, page, base, item["tag"]["code"])
+    finally:
+        await context.set_offline(False)
+
+
+async def _cleared_offline_for_ana(context: Any, page: Any, base: str, code: str) -> None:
+    """On the check-out screen, ``code`` scanned with the network off for a hand-off to
+    Ana Ruiz and confirmed to match: CLEARED on screen, the network still off."""
+    await page.goto(f"{base}/#/custody/out")
+    await page.get_by_label("Performer").fill("Ana Ruiz")
+    await page.get_by_role("button", name="Scan the item").click()
+    await page.locator("#code-input").wait_for()
+    await context.set_offline(True)
+    await page.locator("#code-input").fill(code)
+    await page.get_by_role("button", name="Check this code").click()
+    await page.get_by_role("button", name="Matches").click()
+    await page.wait_for_function(
+        "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
+    )
+
+
 async def test_the_app_knows_every_field_the_server_puts_in_a_snapshot(
     phone_page: Any, static_base_url: str
 ) -> None:
@@ -63,20 +101,15 @@ async def test_the_app_knows_every_field_the_server_puts_in_a_snapshot(
 async def test_a_snapshot_with_a_fact_the_app_does_not_know_is_stop(
     phone_context: Any, phone_page: Any, live_server: str, live_world: Any
 ) -> None:
-    item = await live_world.add("Resin carbine")
-    await sign_in(phone_page, live_server, live_world.emails["scanner"])
-    snap = await _snapshot(phone_page)
     # As a newer server would send it: a fact this app cannot weigh. The item is clear
     # of everything the app knows, so reading past the field would say CHECK THE ITEM.
-    (mine,) = [i for i in snap["items"] if i["id"] == item["id"]]
-    mine["needs_armorer_sign_off"] = True
-    await _store_snapshot(phone_page, snap)
-    try:
-        word, reasons = await _scan_offline(
-            phone_context, phone_page, live_server, item["tag"]["code"]
-        )
-    finally:
-        await phone_context.set_offline(False)
+    def add_unknown_fact(snap: dict[str, Any], item: dict[str, Any]) -> None:
+        (mine,) = [i for i in snap["items"] if i["id"] == item["id"]]
+        mine["needs_armorer_sign_off"] = True
+
+    word, reasons = await _scan_offline_with_snapshot(
+        phone_context, phone_page, live_server, live_world, "Resin carbine", add_unknown_fact
+    )
     assert word == "STOP"
     assert reasons == ["offline_app_outdated"]
 
@@ -86,18 +119,13 @@ async def test_a_snapshot_from_before_a_fact_existed_is_too_old_to_use(
 ) -> None:
     # Stored before the server sent returns from use: it cannot say the item was not
     # handed out and taken back uninspected since.
-    item = await live_world.add("Cast Peacemaker")
-    await sign_in(phone_page, live_server, live_world.emails["scanner"])
-    snap = await _snapshot(phone_page)
-    for entry in snap["items"]:
-        del entry["last_returned_at"]
-    await _store_snapshot(phone_page, snap)
-    try:
-        word, reasons = await _scan_offline(
-            phone_context, phone_page, live_server, item["tag"]["code"]
-        )
-    finally:
-        await phone_context.set_offline(False)
+    def drop_returns(snap: dict[str, Any], item: dict[str, Any]) -> None:
+        for entry in snap["items"]:
+            del entry["last_returned_at"]
+
+    word, reasons = await _scan_offline_with_snapshot(
+        phone_context, phone_page, live_server, live_world, "Cast Peacemaker", drop_returns
+    )
     assert word == "STOP"
     assert reasons == ["offline_snapshot_stale"]
 
@@ -105,17 +133,12 @@ async def test_a_snapshot_from_before_a_fact_existed_is_too_old_to_use(
 async def test_a_damaged_snapshot_is_stop_not_a_screen_left_checking(
     phone_context: Any, phone_page: Any, live_server: str, live_world: Any
 ) -> None:
-    item = await live_world.add("Foam sabre-pistol")
-    await sign_in(phone_page, live_server, live_world.emails["scanner"])
-    snap = await _snapshot(phone_page)
-    snap["tags"] = "not a list"  # the offline facts cannot be built from this
-    await _store_snapshot(phone_page, snap)
-    try:
-        word, reasons = await _scan_offline(
-            phone_context, phone_page, live_server, item["tag"]["code"]
-        )
-    finally:
-        await phone_context.set_offline(False)
+    def damage(snap: dict[str, Any], item: dict[str, Any]) -> None:
+        snap["tags"] = "not a list"  # the offline facts cannot be built from this
+
+    word, reasons = await _scan_offline_with_snapshot(
+        phone_context, phone_page, live_server, live_world, "Foam sabre-pistol", damage
+    )
     assert word == "STOP"
     assert reasons == ["internal_error"]
 
@@ -126,18 +149,8 @@ async def test_an_offline_hand_off_on_a_scan_past_its_window_is_not_recorded(
     item = await live_world.add("Cast derringer")
     page = phone_page
     await sign_in(page, live_server, live_world.emails["prop_master"])
-    await page.goto(f"{live_server}/#/custody/out")
-    await page.get_by_label("Performer").fill("Ana Ruiz")
-    await page.get_by_role("button", name="Scan the item").click()
-    await page.locator("#code-input").wait_for()
-    await phone_context.set_offline(True)
     try:
-        await page.locator("#code-input").fill(item["tag"]["code"])
-        await page.get_by_role("button", name="Check this code").click()
-        await page.get_by_role("button", name="Matches").click()
-        await page.wait_for_function(
-            "() => document.querySelector('#verdict-word')?.textContent === 'CLEARED'"
-        )
+        await _cleared_offline_for_ana(phone_context, page, live_server, item["tag"]["code"])
         before = len(await page.evaluate("() => window.propcheck.outbox.entries()"))
         # The CLEARED screen left open past the hand-off window (10 minutes): the phone's
         # clock moves on 11 minutes before the button is pressed.
@@ -169,15 +182,8 @@ async def test_an_offline_hand_off_right_after_its_scan_is_queued_on_a_slow_phon
         "(ms) => new Date(ms).toISOString()", taken - 12 * 60 * 1000
     )
     await _store_snapshot(page, snap)
-    await page.goto(f"{live_server}/#/custody/out")
-    await page.get_by_label("Performer").fill("Ana Ruiz")
-    await page.get_by_role("button", name="Scan the item").click()
-    await page.locator("#code-input").wait_for()
-    await phone_context.set_offline(True)
     try:
-        await page.locator("#code-input").fill(item["tag"]["code"])
-        await page.get_by_role("button", name="Check this code").click()
-        await page.get_by_role("button", name="Matches").click()
+        await _cleared_offline_for_ana(phone_context, page, live_server, item["tag"]["code"])
         await page.get_by_role("button", name="Hand over to Ana Ruiz — record it").click()
         await page.get_by_text("saved on this phone").wait_for()
     finally:
