@@ -226,14 +226,16 @@ def backup_command(dsn: Any, out: str) -> int:
     return 0
 
 
-def restore_command(dsn: Any, file: str, force: bool) -> int:
+def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = None) -> int:
     """``restore``: pg_restore into an empty database, then check every chain.
 
     With ``force`` over a database that has a record, every chain is exported first
-    (beside the dump), and the restore fails (exit 1) when any chain's old head is not
-    in the restored record: the events after the dump were removed, and are kept only
-    in those exports. The record's rule (nothing is ever deleted) must not end with a
-    restore that reports OK.
+    (into ``keep_dir``, by default beside the dump), and the restore fails (exit 1) when
+    any chain's old head is not in the restored record: the events after the dump were
+    removed, and are kept only in those exports. The record's rule (nothing is ever
+    deleted) must not end with a restore that reports OK. A forced restore is refused
+    while other sessions are connected to the database, or when the record changes
+    during the export.
     """
     from datetime import UTC, datetime
 
@@ -254,12 +256,17 @@ def restore_command(dsn: Any, file: str, force: bool) -> int:
         heads = asyncio.run(chain_heads(target)) if force else {}
         if heads:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            kept = Path(file).resolve().with_name(f"{Path(file).name}.replaced-{stamp}")
+            name = f"{Path(file).name}.replaced-{stamp}"
+            where = Path(keep_dir) if keep_dir else Path(file).resolve().parent
+            kept = where.resolve() / name
             asyncio.run(keep_chains(target, heads, kept))
             print(f"the record being replaced is exported to {kept}")
         restore(Path(file), target, force=force)
     except (BackupError, OSError, LookupError) as exc:
         _err(str(exc))
+        return 1
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _err(f"the database refused ({type(exc).__name__}: {exc}); nothing was restored")
         return 1
     # API processes still running keep facts by version: past every old version, a
     # kept row can only be stale, never taken for the restored facts.

@@ -87,7 +87,10 @@ def backup(dsn: str, out: Path) -> int:
 async def prepare_target(dsn: str, *, force: bool = False) -> None:
     """Check that the database at ``dsn`` may receive a restore, and give it the role.
 
-    Refuses a database that already has tables unless ``force``.
+    Refuses a database that already has tables unless ``force``, and a forced restore
+    while any other session is connected to it: an API process still running would
+    keep appending events after the old record's export, and the restore would remove
+    them without a trace.
     """
     conn = await asyncpg.connect(dsn)
     try:
@@ -97,6 +100,20 @@ async def prepare_target(dsn: str, *, force: bool = False) -> None:
                 f"the target database is not empty ({tables} tables): restore into a new "
                 "database, or pass --force to replace its contents"
             )
+        if tables:
+            # A session just closed can linger in pg_stat_activity for a moment (its
+            # backend exits after the client has gone): a few seconds' grace.
+            for _ in range(30):
+                others = await conn.fetchrow(q("backup_other_sessions"))
+                if not others["n"]:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise BackupError(
+                    f"{others['n']} other session(s) are connected to the target database "
+                    f"({others['who']}): stop every propcheck API process (and close other "
+                    "clients) before a forced restore; nothing was changed"
+                )
         await conn.execute(q("ensure_app_role"))
     finally:
         await conn.close()
@@ -132,7 +149,11 @@ async def chain_heads(dsn: str) -> Heads:
 
 async def keep_chains(dsn: str, heads: Heads, folder: Path) -> None:
     """Export every chain of the database at ``dsn`` to ``folder`` (one JSON-lines file
-    each, as ``audit export`` writes them), before a forced restore replaces it."""
+    each, as ``audit export`` writes them), before a forced restore replaces it.
+
+    Raises BackupError when the heads have moved since ``heads`` were read: something
+    is still writing, and what it writes after the export would be lost.
+    """
     from api.audit_io import export_chain
 
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=False)
@@ -142,6 +163,12 @@ async def keep_chains(dsn: str, heads: Heads, folder: Path) -> None:
             await export_chain(conn, chain_id, folder / f"{chain_id}.jsonl")
     finally:
         await conn.close()
+    if await chain_heads(dsn) != heads:
+        raise BackupError(
+            "the record changed during its export (a process is still writing to the "
+            "database): stop every propcheck API process, then restore again; nothing "
+            f"was restored (the partial export is in {folder})"
+        )
 
 
 async def lost_heads(dsn: str, heads: Heads) -> list[UUID]:

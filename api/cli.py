@@ -194,7 +194,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a backup into an empty database, then check every chain."""
     from api.audit_cli import restore_command
 
-    return restore_command(_dsn, args.file, args.force)
+    return restore_command(_dsn, args.file, args.force, args.keep_dir)
 
 
 def cmd_bench_verify(args: argparse.Namespace) -> int:
@@ -299,6 +299,10 @@ def _parser() -> argparse.ArgumentParser:
     rs = add("restore", cmd_restore)
     rs.add_argument("file", help="a dump made by propcheck backup")
     rs.add_argument("--force", action="store_true", help="replace a non-empty database")
+    rs.add_argument(
+        "--keep-dir",
+        help="with --force: where the replaced record's export goes (default: beside the dump)",
+    )
 
     db = sub.add_parser("db", help="the embedded database")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

@@ -39,8 +39,30 @@ SELECT to_regclass('public.chain_heads') IS NOT NULL;
 
 -- name: backup_chain_heads
 -- Every chain's head before a forced restore replaces the database (none without the
--- table: not a propcheck database).
-SELECT chain_id, seq, hash FROM chain_heads ORDER BY chain_id;
+-- table: not a propcheck database). A chain with events but no head row (a damaged
+-- record) counts by its last event: its events are exported and their loss detected
+-- like any other chain's.
+SELECT chain_id, seq, hash FROM chain_heads
+UNION ALL
+SELECT e.chain_id, e.seq, e.hash
+FROM (SELECT DISTINCT chain_id FROM events) c
+CROSS JOIN LATERAL (
+    SELECT chain_id, seq, hash FROM events
+    WHERE chain_id = c.chain_id ORDER BY seq DESC LIMIT 1
+) e
+WHERE NOT EXISTS (SELECT 1 FROM chain_heads h WHERE h.chain_id = c.chain_id)
+ORDER BY chain_id;
+
+-- name: backup_other_sessions
+-- Other client sessions on the target database (an API process, a psql): a forced
+-- restore waits for none of them, and what they write between the export of the old
+-- record and the restore would be lost without a trace.
+SELECT count(*) AS n,
+       string_agg(DISTINCT coalesce(nullif(application_name, ''), 'unnamed') || ' from '
+                  || coalesce(client_addr::text, 'a local socket'), ', ') AS who
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend';
 
 -- name: backup_hashes_at
 -- The restored events at the old heads' places: ($1 chains, $2 seqs).

@@ -229,6 +229,116 @@ async def test_backup_restores_into_a_new_database_that_verifies(
         await admin.close()
 
 
+async def test_forced_restore_refuses_what_would_lose_record_silently(
+    on_test_db: str,
+    world: World,
+    server_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A forced restore is refused while another session is connected (an API process
+    would go on writing after the export), and when the record changes during the
+    export; a chain whose head row is gone is still exported, and its loss reported."""
+    import asyncio
+
+    import api.audit_io
+    from tests.conftest import _with_database
+
+    dump = tmp_path / "propcheck.dump"
+    assert await asyncio.to_thread(cli.main, ["backup", "--out", str(dump)]) == 0
+    name = f"propcheck_restore_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    target = _with_database(server_dsn, name)
+    chain = uuid.UUID(world.production_id)
+
+    async def events_in_target() -> int:
+        conn = await asyncpg.connect(target)
+        try:
+            n: int = await conn.fetchval("SELECT count(*) FROM events WHERE chain_id = $1", chain)
+            return n
+        finally:
+            await conn.close()
+
+    async def append_to_target(note: str) -> None:
+        conn = await asyncpg.connect(target)
+        try:
+            await conn.execute(
+                "SELECT propcheck_append_event($1::uuid, 'incident.reported', 'user:test',"
+                " NULL, $2)",
+                chain,
+                json.dumps({"note": note}),
+            )
+        finally:
+            await conn.close()
+
+    try:
+        monkeypatch.setattr(cli, "_dsn", lambda: target)
+        await asyncio.to_thread(cli.main, ["restore", str(dump)])
+        await append_to_target("after the dump")
+        capsys.readouterr()
+
+        # 1. Another session on the database (named as the API names its sessions).
+        api_session = await asyncpg.connect(
+            target, server_settings={"application_name": "propcheck"}
+        )
+        try:
+            code = await asyncio.to_thread(cli.main, ["restore", str(dump), "--force"])
+        finally:
+            await api_session.close()
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "1 other session(s)" in err and "propcheck from" in err
+        # Nothing exported, nothing restored.
+        assert not await asyncio.to_thread(lambda: list(tmp_path.glob("*.replaced-*")))
+        had = await events_in_target()
+
+        # 2. The record changes while it is exported (a writer the check did not see).
+        real_export = api.audit_io.export_chain
+        wrote = False
+
+        async def export_then_write(conn: Any, chain_id: Any, path: Path) -> Any:
+            nonlocal wrote
+            report = await real_export(conn, chain_id, path)
+            if not wrote:
+                wrote = True
+                await append_to_target("during the export")
+            return report
+
+        monkeypatch.setattr(api.audit_io, "export_chain", export_then_write)
+        code = await asyncio.to_thread(cli.main, ["restore", str(dump), "--force"])
+        monkeypatch.setattr(api.audit_io, "export_chain", real_export)
+        assert code == 1
+        assert "the record changed during its export" in capsys.readouterr().err
+        assert await events_in_target() == had + 1  # not restored: nothing was removed
+
+        # 3. A chain with events but no head row is exported, to --keep-dir, and its
+        # loss reported.
+        conn = await asyncpg.connect(target)
+        try:
+            await conn.execute("DELETE FROM chain_heads WHERE chain_id = $1", chain)
+        finally:
+            await conn.close()
+        keep = tmp_path / "kept-elsewhere"
+        code = await asyncio.to_thread(
+            cli.main, ["restore", str(dump), "--force", "--keep-dir", str(keep)]
+        )
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "RECORD REMOVED" in err and world.production_id in err
+
+        def kept_export() -> str:
+            (kept,) = keep.glob("propcheck.dump.replaced-*")
+            return (kept / f"{world.production_id}.jsonl").read_text(encoding="utf-8")
+
+        export = await asyncio.to_thread(kept_export)
+        assert "after the dump" in export and "during the export" in export
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 def test_bench_audit_prints_its_figures(
     on_test_db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
