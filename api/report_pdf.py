@@ -319,4 +319,15 @@ _LOG_COLUMNS: dict[str, list[tuple[str, str, float]]] = {
         ("resolved_at", "resolved", 36),
         ("resolution_notes", "resolution", 38),
     ],
+    # The correction beside the original it corrects: the original is never changed.
+    "corrections": [
+        ("at", "time", 36),
+        ("seq", "event", 14),
+        ("actor", "by", 35),
+        ("note", "what was wrong, what is right", 70),
+        ("corrected_values", "corrected values", 40),
+        ("corrects_seq", "corrects event", 18),
+        ("corrects_kind", "of kind", 24),
+        ("corrects_at", "made", 36),
+    ],
 }

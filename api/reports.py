@@ -60,6 +60,7 @@ LOGS: tuple[tuple[str, str], ...] = (
     ("handoffs", "report_handoffs"),
     ("inspections", "report_inspections"),
     ("incidents", "report_incidents"),
+    ("corrections", "report_corrections"),
 )
 
 Format = Literal["csv", "json", "pdf"]
@@ -276,8 +277,9 @@ class ReportController(Controller):
         end: Annotated[str | None, Parameter(query="to", max_length=40)] = None,
     ) -> Response[Any]:
         """The record of a production for a date range (default: the last 31 days, at
-        most 400): items, verifications, hand-offs, inspections and incidents, with the
-        status and chain head. ``format`` is csv (a zip of one file per table), json or
+        most 400): items, verifications, hand-offs, inspections, incidents and
+        corrections (each beside the original it corrects), with the status and chain
+        head. ``format`` is csv (a zip of one file per table), json or
         pdf (printable: summary and status, items with photos, then the logs)."""
         principal.require(production_id, Perm.READ)
         svc = services(state)

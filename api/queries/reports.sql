@@ -69,6 +69,21 @@ WHERE inc.production_id = $1
 ORDER BY inc.created_at, inc.id
 LIMIT $4;
 
+-- name: report_corrections
+-- Corrections appended in [from, to), each beside the original it corrects (shown
+-- separately, as electronic bound books require: the original is never changed). The
+-- original's hash is the one the correction recorded; the chain check vouches for both.
+SELECT c.seq, c.at, c.actor, c.body::jsonb ->> 'note' AS note,
+       (c.body::jsonb -> 'values')::text AS corrected_values,
+       o.seq AS corrects_seq, o.kind AS corrects_kind, o.at AS corrects_at,
+       o.actor AS corrects_actor, o.hash AS corrects_hash
+FROM events c
+LEFT JOIN events o
+       ON o.chain_id = c.chain_id AND o.seq = (c.body::jsonb ->> 'corrects_seq')::bigint
+WHERE c.chain_id = $1 AND c.kind = 'correction' AND c.at >= $2 AND c.at < $3
+ORDER BY c.seq
+LIMIT $4;
+
 -- name: production_created_at
 -- When a production was created (the default start of its report), and its time zone
 -- (a report's dates are the set's own days).

@@ -41,7 +41,19 @@ async def filled(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
         headers=w.h("scanner"),
     )
     assert r.status_code == 201, r.text
+    # A correction of the inspection's event: listed beside the original it corrects.
+    r = await client.get(
+        f"/api/v1/productions/{w.production_id}/events", headers=w.h("prop_master")
+    )
+    (inspected,) = [e for e in r.json() if e["kind"].startswith("inspection")]
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/corrections",
+        json={"corrects_seq": inspected["seq"], "note": "inspected by Ana, not Bo"},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
     w.item = item
+    w.corrected = inspected
     return w
 
 
@@ -71,6 +83,7 @@ async def test_csv_report_is_a_zip_of_every_table(
         "handoffs.csv",
         "inspections.csv",
         "incidents.csv",
+        "corrections.csv",
         "report.json",
     }
 
@@ -84,6 +97,11 @@ async def test_csv_report_is_a_zip_of_every_table(
     assert any("bad_format" in v["reasons"] for v in verifications)
     assert [i["result"] for i in table("inspections.csv")] == ["pass"]
     assert [i["kind"] for i in table("incidents.csv")] == ["other"]
+    (correction,) = table("corrections.csv")
+    assert correction["note"] == "inspected by Ana, not Bo"
+    assert correction["corrects_seq"] == str(filled.corrected["seq"])
+    assert correction["corrects_kind"] == filled.corrected["kind"]
+    assert correction["corrects_hash"] == filled.corrected["hash"]
     # An empty table still says what its columns are.
     assert z.read("handoffs.csv").decode().splitlines()[0].startswith("id,item_id,item_name")
     meta = json.loads(z.read("report.json"))
@@ -103,6 +121,7 @@ async def test_json_report_holds_the_same(
         "handoffs",
         "inspections",
         "incidents",
+        "corrections",
         "report",
     }
     assert len(body["items"]) == 2 and len(body["verifications"]) == 2
@@ -128,6 +147,7 @@ async def test_pdf_report_has_status_first_and_the_chain_head_on_every_page(
         assert "generated" in text
     everything = "\n".join(texts)
     assert "Blank revolver" in everything and "crate left open" in everything
+    assert "inspected by Ana, not Bo" in everything
 
 
 async def test_range_is_bounded_and_checked(client: AsyncTestClient[Any], filled: World) -> None:
