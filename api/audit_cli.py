@@ -243,6 +243,7 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
         BackupError,
         advance_facts_versions,
         chain_heads,
+        hold_writes,
         keep_chains,
         lost_heads,
         prepare_target,
@@ -251,10 +252,16 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
 
     target = dsn()
     kept = None
+    held = False
     try:
         asyncio.run(prepare_target(target, force=force))
         heads = asyncio.run(chain_heads(target)) if force else {}
         if heads:
+            # From here until the restore replaces it, nothing can append to the record
+            # (an idle API process has no session to be seen): what is exported is all.
+            asyncio.run(hold_writes(target))
+            held = True
+            heads = asyncio.run(chain_heads(target))
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"{Path(file).name}.replaced-{stamp}"
             where = Path(keep_dir) if keep_dir else Path(file).resolve().parent
@@ -262,11 +269,17 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
             asyncio.run(keep_chains(target, heads, kept))
             print(f"the record being replaced is exported to {kept}")
         restore(Path(file), target, force=force)
+        failed = None
     except (BackupError, OSError, LookupError) as exc:
-        _err(str(exc))
-        return 1
+        failed = str(exc)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        _err(f"the database refused ({type(exc).__name__}: {exc}); nothing was restored")
+        failed = f"the database refused ({type(exc).__name__}: {exc}); nothing was restored"
+    # After a failure the old record is back in service; after a restore the dump's
+    # grants are (a dump made while writes were held would lack them).
+    released = _release_writes(target) if held else True
+    if failed is not None:
+        _err(failed)
+    if failed is not None or not released:
         return 1
     # API processes still running keep facts by version: past every old version, a
     # kept row can only be stale, never taken for the restored facts.
@@ -289,6 +302,21 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
         )
         return 1
     return checked
+
+
+def _release_writes(target: str) -> bool:
+    from api.backup import release_writes
+
+    try:
+        asyncio.run(release_writes(target))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _err(
+            f"the app role could NOT be given its append rights back ({exc}): every write "
+            "of the API fails until they are (api/queries/backup.sql, "
+            "backup_release_writes, as the database owner)"
+        )
+        return False
+    return True
 
 
 def bench_command(dsn: Any, events: int, items: int, keep: bool) -> int:

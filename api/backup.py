@@ -29,10 +29,12 @@ __all__ = [
     "advance_facts_versions",
     "backup",
     "chain_heads",
+    "hold_writes",
     "keep_chains",
     "lost_heads",
     "pg_tool",
     "prepare_target",
+    "release_writes",
     "restore",
 ]
 
@@ -143,6 +145,27 @@ async def chain_heads(dsn: str) -> Heads:
         return {
             r["chain_id"]: (r["seq"], r["hash"]) for r in await conn.fetch(q("backup_chain_heads"))
         }
+    finally:
+        await conn.close()
+
+
+async def hold_writes(dsn: str) -> None:
+    """Stop every append to the record of the database at ``dsn`` (the app role loses
+    the append functions), and wait for the writes already under way to end."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(q("backup_hold_writes"))
+        async with conn.transaction():
+            await conn.execute(q("backup_wait_writers"))
+    finally:
+        await conn.close()
+
+
+async def release_writes(dsn: str) -> None:
+    """Give the app role its append functions back (the restore did not happen)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(q("backup_release_writes"))
     finally:
         await conn.close()
 

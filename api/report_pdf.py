@@ -99,9 +99,20 @@ def _p(text: Any, style: ParagraphStyle) -> Paragraph:
     return Paragraph(_x(text), style)
 
 
+#: Characters of one field that a PDF cell shows. reportlab refuses a table row taller
+#: than the page (LayoutError: the whole report failed), and the API takes texts of up
+#: to 5,000 characters (a correction's note, an incident's description), 30 marks of 200,
+#: a correction's 50 values; the CSV and JSON reports have every character.
+_CELL_CHARS = 600
+
+
 def _x(text: Any) -> str:
-    """Text made safe for a Paragraph's markup and the built-in fonts."""
-    return escape(printable("" if text is None else str(text)))
+    """Text made safe for a Paragraph's markup and the built-in fonts, cut to what a
+    cell can hold."""
+    out = printable("" if text is None else str(text))
+    if len(out) > _CELL_CHARS:
+        out = out[:_CELL_CHARS] + " … [cut: the CSV report has the whole text]"
+    return escape(out)
 
 
 def _lines(style: ParagraphStyle, *parts: str) -> Paragraph:
@@ -321,13 +332,14 @@ _LOG_COLUMNS: dict[str, list[tuple[str, str, float]]] = {
     ],
     # The correction beside the original it corrects: the original is never changed.
     "corrections": [
-        ("at", "time", 36),
-        ("seq", "event", 14),
-        ("actor", "by", 35),
-        ("note", "what was wrong, what is right", 70),
-        ("corrected_values", "corrected values", 40),
-        ("corrects_seq", "corrects event", 18),
-        ("corrects_kind", "of kind", 24),
-        ("corrects_at", "made", 36),
+        ("at", "time", 32),
+        ("seq", "event", 12),
+        ("actor", "by", 30),
+        ("note", "what was wrong, what is right", 64),
+        ("corrected_values", "corrected values", 35),
+        ("corrects_seq", "corrects event", 14),
+        ("corrects_kind", "of kind", 22),
+        ("corrects_at", "made", 32),
+        ("corrects_actor", "made by", 32),
     ],
 }

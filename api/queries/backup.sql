@@ -62,7 +62,31 @@ SELECT count(*) AS n,
                   || coalesce(client_addr::text, 'a local socket'), ', ') AS who
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
-  AND backend_type = 'client backend';
+  -- Another login role's sessions show a NULL backend_type to a role without
+  -- pg_read_all_stats; background workers have no user.
+  AND (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL));
+
+-- name: backup_hold_writes
+-- Before a forced restore exports the record it replaces: nothing can append to any
+-- chain any more (every write appends its event through these two functions, in the
+-- same transaction, so a refused append rolls the whole write back: the client gets an
+-- error, nothing is half-written). An idle API process has no session to be seen (its
+-- pool closes idle connections), and would otherwise write after the export unseen.
+-- pg_restore brings the dump's grants back; a failed restore gives them back here
+-- (backup_release_writes).
+REVOKE EXECUTE ON FUNCTION propcheck_append_events(uuid, text[], text[], uuid[], text[]),
+    propcheck_append_event(uuid, text, text, uuid, text) FROM propcheck_app;
+
+-- name: backup_wait_writers
+-- Waits until every transaction that has appended events but not yet ended is over (a
+-- SHARE lock waits for their ROW EXCLUSIVE ones), then lets go at once: from here on
+-- the record cannot change until the restore replaces it.
+LOCK TABLE events IN SHARE MODE;
+
+-- name: backup_release_writes
+-- The grants of backup_hold_writes back, when the restore did not happen.
+GRANT EXECUTE ON FUNCTION propcheck_append_events(uuid, text[], text[], uuid[], text[]),
+    propcheck_append_event(uuid, text, text, uuid, text) TO propcheck_app;
 
 -- name: backup_hashes_at
 -- The restored events at the old heads' places: ($1 chains, $2 seqs).

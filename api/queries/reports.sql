@@ -71,12 +71,17 @@ LIMIT $4;
 
 -- name: report_corrections
 -- Corrections appended in [from, to), each beside the original it corrects (shown
--- separately, as electronic bound books require: the original is never changed). The
--- original's hash is the one the correction recorded; the chain check vouches for both.
+-- separately, as electronic bound books require: the original is never changed). What
+-- the correction recorded (corrects_seq, _kind, _hash) comes from its own body; the
+-- original's row gives when and by whom it was made, and its hash now (original_hash:
+-- the same as corrects_hash unless the original was altered, which the chain check
+-- reports too).
 SELECT c.seq, c.at, c.actor, c.body::jsonb ->> 'note' AS note,
        (c.body::jsonb -> 'values')::text AS corrected_values,
-       o.seq AS corrects_seq, o.kind AS corrects_kind, o.at AS corrects_at,
-       o.actor AS corrects_actor, o.hash AS corrects_hash
+       (c.body::jsonb ->> 'corrects_seq')::bigint AS corrects_seq,
+       c.body::jsonb ->> 'corrects_kind' AS corrects_kind,
+       c.body::jsonb ->> 'corrects_hash' AS corrects_hash,
+       o.at AS corrects_at, o.actor AS corrects_actor, o.hash AS original_hash
 FROM events c
 LEFT JOIN events o
        ON o.chain_id = c.chain_id AND o.seq = (c.body::jsonb ->> 'corrects_seq')::bigint

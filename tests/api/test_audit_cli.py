@@ -261,8 +261,10 @@ async def test_forced_restore_refuses_what_would_lose_record_silently(
         finally:
             await conn.close()
 
-    async def append_to_target(note: str) -> None:
-        conn = await asyncpg.connect(target)
+    async def append_to_target(note: str, *, as_app: bool = False) -> None:
+        # as_app: as the API appends (its sessions take the app role), else as the owner.
+        settings = {"role": "propcheck_app"} if as_app else {}
+        conn = await asyncpg.connect(target, server_settings=settings)
         try:
             await conn.execute(
                 "SELECT propcheck_append_event($1::uuid, 'incident.reported', 'user:test',"
@@ -303,6 +305,12 @@ async def test_forced_restore_refuses_what_would_lose_record_silently(
             report = await real_export(conn, chain_id, path)
             if not wrote:
                 wrote = True
+                # An API process (no session open when the restore began) cannot
+                # append any more: every write it tries fails whole.
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await append_to_target("from the API during the export", as_app=True)
+                # The owner still can (a writer the hold does not stop): the heads
+                # checked after the export catch it.
                 await append_to_target("during the export")
             return report
 
@@ -312,6 +320,8 @@ async def test_forced_restore_refuses_what_would_lose_record_silently(
         assert code == 1
         assert "the record changed during its export" in capsys.readouterr().err
         assert await events_in_target() == had + 1  # not restored: nothing was removed
+        await append_to_target("the API writes again", as_app=True)  # its rights are back
+        had += 1
 
         # 3. A chain with events but no head row is exported, to --keep-dir, and its
         # loss reported.
@@ -334,6 +344,11 @@ async def test_forced_restore_refuses_what_would_lose_record_silently(
 
         export = await asyncio.to_thread(kept_export)
         assert "after the dump" in export and "during the export" in export
+        assert "the API writes again" in export
+        # The restored record takes appends from the API.
+        before = await events_in_target()
+        await append_to_target("after the restore", as_app=True)
+        assert await events_in_target() == before + 1
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -102,6 +102,7 @@ async def test_csv_report_is_a_zip_of_every_table(
     assert correction["corrects_seq"] == str(filled.corrected["seq"])
     assert correction["corrects_kind"] == filled.corrected["kind"]
     assert correction["corrects_hash"] == filled.corrected["hash"]
+    assert correction["original_hash"] == filled.corrected["hash"]  # the original unaltered
     # An empty table still says what its columns are.
     assert z.read("handoffs.csv").decode().splitlines()[0].startswith("id,item_id,item_name")
     meta = json.loads(z.read("report.json"))
@@ -270,3 +271,37 @@ async def test_a_range_holds_the_check_ins_and_resolutions_made_in_it(
     body = r.json()
     assert [h["item_id"] for h in body["handoffs"]] == [item["id"]]
     assert [i["id"] for i in body["incidents"]] == [incident]
+
+
+async def test_pdf_report_cuts_texts_too_long_for_a_page(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    """The longest texts the API takes (a correction's note and values, an incident's
+    description, thirty marks) used to fail the whole PDF: a row taller than a page."""
+    w = await fresh(client, await make_world(db, client))
+    await register(client, w, name="Marked", distinctive_marks=["m" * 200] * 30)
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/incidents",
+        json={"kind": "other", "description": "d" * 5000},
+        headers=w.h("scanner"),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/corrections",
+        json={
+            "corrects_seq": 1,
+            "note": "n" * 5000,
+            "values": {f"field{i:02}": "v" * 1000 for i in range(50)},
+        },
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get(_url(w, format="pdf"), headers=w.h("auditor"))
+    assert r.status_code == 200, r.text
+    pdf = pypdfium2.PdfDocument(r.content)
+    text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    # Cells wrap wherever the width ends: compare without the line breaks.
+    flat = "".join(text.split())
+    assert flat.count("theCSVreporthasthewholetext") == 4  # marks, incident, note, values
+    r = await client.get(_url(w, format="json"), headers=w.h("auditor"))
+    assert r.json()["corrections"][0]["note"] == "n" * 5000  # the CSV and JSON have all
