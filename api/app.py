@@ -59,16 +59,33 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
-    """A pool whose sessions run as the restricted application role."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        reset=_keep_session,
-        min_size=min(2, settings.pool_size),
-        max_size=settings.pool_size,
-        command_timeout=settings.db_timeout_s,
-        timeout=settings.db_timeout_s,
-        server_settings={"role": "propcheck_app", "application_name": "propcheck"},
-    )
+    """A pool whose sessions run as the restricted application role, logged in as
+    settings.db_app_user (a member of that role only) unless that is empty."""
+    login = {}
+    if settings.db_app_user:
+        login = {"user": settings.db_app_user, "password": settings.db_app_password or None}
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            reset=_keep_session,
+            min_size=min(2, settings.pool_size),
+            max_size=settings.pool_size,
+            command_timeout=settings.db_timeout_s,
+            timeout=settings.db_timeout_s,
+            server_settings={"role": "propcheck_app", "application_name": "propcheck"},
+            **login,
+        )
+    except (
+        asyncpg.InvalidAuthorizationSpecificationError,
+        asyncpg.InvalidPasswordError,
+        asyncpg.InsufficientPrivilegeError,
+    ) as exc:
+        raise RuntimeError(
+            f"the API could not log in as {settings.db_app_user!r} ({exc}): give that role "
+            "a password and set PROPCHECK_DB_APP_PASSWORD, or set PROPCHECK_DB_APP_USER "
+            "to a login role that is a member of propcheck_app (empty: DATABASE_URL's "
+            "user, with SET ROLE, which a session can undo)"
+        ) from exc
     assert pool is not None
     return pool
 

@@ -41,6 +41,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     device_token_hours: float = 24.0 * 30
     #: Lifetime of an enrollment code, minutes.
     enrollment_minutes: float = 10.0
+    #: The login of the API's pool: a member of propcheck_app and nothing else (migration
+    #: 0016), so no session of it can become the owner again. Empty: log in as
+    #: DATABASE_URL's user and take the app role with SET ROLE (which RESET ROLE undoes).
+    db_app_user: str = "propcheck_api"
+    #: Its password, where the server asks for one (the embedded server does not).
+    db_app_password: str = ""
     #: Database pool size per API process.
     pool_size: int = 20
     #: Seconds a query may take before the request fails (verify answers 503).
@@ -94,6 +100,8 @@ def get_settings() -> Settings:
         token_hours=_env_float("PROPCHECK_TOKEN_HOURS", 12.0),
         device_token_hours=_env_float("PROPCHECK_DEVICE_TOKEN_HOURS", 24.0 * 30),
         enrollment_minutes=_env_float("PROPCHECK_ENROLLMENT_MINUTES", 10.0),
+        db_app_user=os.environ.get("PROPCHECK_DB_APP_USER", "propcheck_api").strip(),
+        db_app_password=os.environ.get("PROPCHECK_DB_APP_PASSWORD", ""),
         pool_size=_env_int("PROPCHECK_POOL_SIZE", 20),
         db_timeout_s=_env_float("PROPCHECK_DB_TIMEOUT_S", 5.0),
         decode_workers=_env_int("PROPCHECK_DECODE_WORKERS", max(1, (os.cpu_count() or 2) - 1)),

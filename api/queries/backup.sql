@@ -3,12 +3,18 @@
 SELECT count(*) FROM pg_tables WHERE schemaname = 'public';
 
 -- name: ensure_app_role
--- Roles live outside a database and so outside its dump: the restored GRANTs need this.
+-- Roles live outside a database and so outside its dump: the restored GRANTs need the
+-- app role, and the API logs in as propcheck_api (migration 0016).
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'propcheck_app') THEN
         CREATE ROLE propcheck_app NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'propcheck_api') THEN
+        CREATE ROLE propcheck_api LOGIN IN ROLE propcheck_app;
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'roles not created (%)', SQLERRM;
 END
 $$;
 

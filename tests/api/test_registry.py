@@ -640,3 +640,34 @@ async def test_the_record_holds_each_evidence_photos_hash_and_the_row_cannot_cha
         " has_table_privilege('propcheck_app', 'photos', 'INSERT') AS ins"
     )
     assert dict(privileges) == {"up": False, "del": False, "ins": True}
+
+
+async def test_the_api_pool_cannot_become_the_owner_again(database: str) -> None:
+    """The API logs in as propcheck_api, a member of propcheck_app only (migration 0016):
+    a session of its pool that undoes the role has no owner's rights to fall back to, so
+    it can neither write the record nor switch its append-only triggers off. (It logged
+    in as the owner with the role as a session setting before: SET ROLE NONE made it
+    the owner.)"""
+    import asyncpg
+
+    from api.app import open_pool
+    from api.settings import Settings
+
+    pool = await open_pool(Settings(pool_size=1), database)  # as the API opens its own
+    try:
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT current_user") == "propcheck_app"
+            await conn.execute("SET ROLE NONE")  # back to the login itself
+            assert await conn.fetchval("SELECT current_user") == "propcheck_api"
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("ALTER TABLE events DISABLE TRIGGER USER")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(
+                    "INSERT INTO chain_heads (chain_id, seq, hash) VALUES"
+                    " (gen_random_uuid(), 0, 'x')"
+                )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("SET session_replication_role = replica")
+            await conn.execute("SET ROLE propcheck_app")
+    finally:
+        await pool.close()
