@@ -43,7 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     enrollment_minutes: float = 10.0
     #: The login of the API's pool: a member of propcheck_app and nothing else (migration
     #: 0016), so no session of it can become the owner again. Empty: log in as
-    #: DATABASE_URL's user and take the app role with SET ROLE (which RESET ROLE undoes).
+    #: DATABASE_URL's user and take the app role as a session setting (SET ROLE NONE undoes it).
     db_app_user: str = "propcheck_api"
     #: Its password, where the server asks for one (the embedded server does not).
     db_app_password: str = ""
