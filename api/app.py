@@ -6,10 +6,12 @@ import asyncio
 import gc
 import os
 import threading
+import urllib.parse
 from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from litestar import Litestar
@@ -61,9 +63,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
     """A pool whose sessions run as the restricted application role, logged in as
     settings.db_app_user (a member of that role only) unless that is empty."""
-    login = {}
+    login: dict[str, Any] = {}
     if settings.db_app_user:
-        login = {"user": settings.db_app_user, "password": settings.db_app_password or None}
+        dsn, login = _app_login(dsn, settings.db_app_user, settings.db_app_password)
     try:
         pool = await asyncpg.create_pool(
             dsn,
@@ -88,6 +90,25 @@ async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
         ) from exc
     assert pool is not None
     return pool
+
+
+def _app_login(dsn: str, user: str, password: str) -> tuple[str, dict[str, Any]]:
+    """``dsn`` without the owner's password (asyncpg would offer it for ``user``), and
+    the login arguments for ``user``; the database stays the one DATABASE_URL names (or
+    would default to: PGDATABASE, else the owner's name)."""
+    url = urllib.parse.urlsplit(dsn)
+    owner = urllib.parse.unquote(url.username or "")
+    host = url.netloc.rpartition("@")[2]
+    query = "&".join(
+        part
+        for part in url.query.split("&")
+        if part and part.partition("=")[0] not in ("password", "user")
+    )
+    bare = f"{url.scheme}://{host}{url.path}" + (f"?{query}" if query else "")
+    login: dict[str, Any] = {"user": user, "password": password or None}
+    if not url.path.strip("/"):
+        login["database"] = os.environ.get("PGDATABASE") or owner or None
+    return bare, login
 
 
 def tune_gc() -> None:

@@ -253,14 +253,16 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
     target = dsn()
     kept = None
     held = False
+    failed: str | None = "interrupted"
     try:
         asyncio.run(prepare_target(target, force=force))
         heads = asyncio.run(chain_heads(target)) if force else {}
         if heads:
             # From here until the restore replaces it, nothing can append to the record
             # (an idle API process has no session to be seen): what is exported is all.
-            asyncio.run(hold_writes(target))
+            # Held before the call: its REVOKE commits before it waits for the writers.
             held = True
+            asyncio.run(hold_writes(target))
             heads = asyncio.run(chain_heads(target))
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"{Path(file).name}.replaced-{stamp}"
@@ -274,9 +276,11 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
         failed = str(exc)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         failed = f"the database refused ({type(exc).__name__}: {exc}); nothing was restored"
-    # After a failure the old record is back in service; after a restore the dump's
-    # grants are (a dump made while writes were held would lack them).
-    released = _release_writes(target) if held else True
+    finally:
+        # After a failure (an interrupt included) the old record is back in service;
+        # after a restore the dump's grants are (one made while writes were held lacks
+        # them).
+        released = _release_writes(target) if held else True
     if failed is not None:
         _err(failed)
     if failed is not None or not released:

@@ -162,10 +162,14 @@ async def hold_writes(dsn: str) -> None:
 
 
 async def release_writes(dsn: str) -> None:
-    """Give the app role its append functions back (the restore did not happen)."""
+    """Give the app role its append functions back: the restore did not happen, or the
+    dump was made while writes were held. A record restored from before those functions
+    existed has nothing to give back."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(q("backup_release_writes"))
+    except asyncpg.UndefinedFunctionError:
+        pass
     finally:
         await conn.close()
 

@@ -16,8 +16,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'propcheck_api') THEN
         CREATE ROLE propcheck_api LOGIN IN ROLE propcheck_app;
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'propcheck_api not created (%): give the API a login role of its own',
-        SQLERRM;
+EXCEPTION
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'propcheck_api not created (%): give the API a login role of its own',
+            SQLERRM;
+    -- Another database of this server migrating at the same moment made it (the
+    -- migration lock is per database; roles are per server).
+    WHEN duplicate_object OR unique_violation THEN
+        NULL;
 END
 $$;

@@ -13,8 +13,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'propcheck_api') THEN
         CREATE ROLE propcheck_api LOGIN IN ROLE propcheck_app;
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'roles not created (%)', SQLERRM;
+EXCEPTION
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'roles not created (%)', SQLERRM;
+    WHEN duplicate_object OR unique_violation THEN
+        NULL;
 END
 $$;
 
@@ -84,9 +87,14 @@ REVOKE EXECUTE ON FUNCTION propcheck_append_events(uuid, text[], text[], uuid[],
     propcheck_append_event(uuid, text, text, uuid, text) FROM propcheck_app;
 
 -- name: backup_wait_writers
--- Waits until every transaction that has appended events but not yet ended is over (a
--- SHARE lock waits for their ROW EXCLUSIVE ones), then lets go at once: from here on
--- the record cannot change until the restore replaces it.
+-- Waits until every transaction that has begun to append is over, then lets go at once
+-- (run in a transaction of its own): an appender locks its chain head's row (ROW SHARE
+-- on chain_heads, which EXCLUSIVE waits for, plain reads do not) before it inserts its
+-- events (ROW EXCLUSIVE on events, which SHARE waits for). From here on the record
+-- cannot change until the restore replaces it. Bounded: a writer that never ends (or an
+-- anti-wraparound vacuum of events) fails the restore instead of hanging it.
+SET LOCAL lock_timeout = '60s';
+LOCK TABLE chain_heads IN EXCLUSIVE MODE;
 LOCK TABLE events IN SHARE MODE;
 
 -- name: backup_release_writes

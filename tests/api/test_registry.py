@@ -671,3 +671,37 @@ async def test_the_api_pool_cannot_become_the_owner_again(database: str) -> None
             await conn.execute("SET ROLE propcheck_app")
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("dsn", "bare", "database"),
+    [
+        (
+            "postgresql://postgres@/propcheck?host=/run/pg&port=5432",
+            "postgresql:///propcheck?host=/run/pg&port=5432",
+            None,
+        ),
+        (
+            "postgresql://own:secret@db:5432/prod?sslmode=require",
+            "postgresql://db:5432/prod?sslmode=require",
+            None,
+        ),
+        (
+            "postgresql://own:secret@db:5432?password=x&sslmode=require",
+            "postgresql://db:5432?sslmode=require",
+            "own",
+        ),
+    ],
+)
+async def test_the_api_login_never_offers_the_owners_password(
+    dsn: str, bare: str, database: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg offers a URL's password for any user: the owner's must not go out for
+    propcheck_api; the database stays the one the URL names or defaults to."""
+    from api.app import _app_login
+
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    out, login = _app_login(dsn, "propcheck_api", "")
+    assert out == bare and "secret" not in out
+    assert login["user"] == "propcheck_api" and login["password"] is None
+    assert login.get("database") == database
