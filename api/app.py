@@ -86,7 +86,7 @@ async def open_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
             f"the API could not log in as {settings.db_app_user!r} ({exc}): give that role "
             "a password and set PROPCHECK_DB_APP_PASSWORD, or set PROPCHECK_DB_APP_USER "
             "to a login role that is a member of propcheck_app (empty: DATABASE_URL's "
-            "user, with SET ROLE, which a session can undo)"
+            "user, with the role as a session setting, which SET ROLE NONE undoes)"
         ) from exc
     assert pool is not None
     return pool

@@ -253,7 +253,7 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
     target = dsn()
     kept = None
     held = False
-    failed: str | None = "interrupted"
+    failed: str | None = None
     try:
         asyncio.run(prepare_target(target, force=force))
         heads = asyncio.run(chain_heads(target)) if force else {}
@@ -271,7 +271,6 @@ def restore_command(dsn: Any, file: str, force: bool, keep_dir: str | None = Non
             asyncio.run(keep_chains(target, heads, kept))
             print(f"the record being replaced is exported to {kept}")
         restore(Path(file), target, force=force)
-        failed = None
     except (BackupError, OSError, LookupError) as exc:
         failed = str(exc)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -76,15 +76,16 @@ LIMIT $4;
 -- original's row gives when and by whom it was made, and its hash now (original_hash:
 -- the same as corrects_hash unless the original was altered, which the chain check
 -- reports too).
-SELECT c.seq, c.at, c.actor, c.body::jsonb ->> 'note' AS note,
-       (c.body::jsonb -> 'values')::text AS corrected_values,
-       (c.body::jsonb ->> 'corrects_seq')::bigint AS corrects_seq,
-       c.body::jsonb ->> 'corrects_kind' AS corrects_kind,
-       c.body::jsonb ->> 'corrects_hash' AS corrects_hash,
+SELECT c.seq, c.at, c.actor, b.body ->> 'note' AS note,
+       (b.body -> 'values')::text AS corrected_values,
+       (b.body ->> 'corrects_seq')::bigint AS corrects_seq,
+       b.body ->> 'corrects_kind' AS corrects_kind,
+       b.body ->> 'corrects_hash' AS corrects_hash,
        o.at AS corrects_at, o.actor AS corrects_actor, o.hash AS original_hash
 FROM events c
+CROSS JOIN LATERAL (SELECT c.body::jsonb AS body) b  -- the body parsed once per row
 LEFT JOIN events o
-       ON o.chain_id = c.chain_id AND o.seq = (c.body::jsonb ->> 'corrects_seq')::bigint
+       ON o.chain_id = c.chain_id AND o.seq = (b.body ->> 'corrects_seq')::bigint
 WHERE c.chain_id = $1 AND c.kind = 'correction' AND c.at >= $2 AND c.at < $3
 ORDER BY c.seq
 LIMIT $4;
