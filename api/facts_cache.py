@@ -17,7 +17,9 @@ The versions say nothing about time. The time-dependent facts (inspection age, t
 hand-off window) are judged at the database's clock at the read plus the time since,
 measured by api/clock.py: an entry whose age the host's two clocks disagree on (the
 host slept, or its clock was set) is dropped and read again. A step of the database
-host's own clock is not caught here, as it is not for a scan read afresh either.
+host's own clock is not caught here, as it is not for a scan read afresh either. The
+recording statement judges the inspection's age once more, at its own time (migration
+0017).
 
 ``ttl_s`` bounds how long an entry is used at all (an hour by default: the takes of a
 set, where a prop is scanned again every 10-30 minutes), and the number of entries is

@@ -22,7 +22,9 @@ neighbours.
 
 Each row carries the facts versions its verdict was decided on (migration 0007): a row
 whose item or production has changed since is not stored, and its caller gets
-StaleFacts, to read the facts again and decide again.
+StaleFacts, to read the facts again and decide again. So does a CLEARED whose passing
+inspection grew too old while it waited to be stored (migration 0017): the row carries
+the instant it lapses, compared with the database's clock once the chain is locked.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import logging
 import weakref
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -59,7 +62,7 @@ class StaleFacts(Exception):
 
 
 class _Entry:
-    __slots__ = ("args", "body", "future", "versions")
+    __slots__ = ("args", "body", "future", "lapses", "versions")
 
     def __init__(
         self,
@@ -67,11 +70,13 @@ class _Entry:
         body: str,
         versions: Versions,
         future: asyncio.Future[Any],
+        lapses: datetime | None = None,
     ) -> None:
         self.args = args
         self.body = body
         self.versions = versions
         self.future = future
+        self.lapses = lapses
 
 
 class _Chain:
@@ -92,7 +97,11 @@ _chains: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[UUID, _Chain]
 
 
 async def record_verification(
-    db: LazyConnection, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
+    db: LazyConnection,
+    args: Sequence[Any],
+    body: str,
+    versions: Versions = _UNCHECKED,
+    lapses: datetime | None = None,
 ) -> asyncpg.Record | None:
     """Store one verification and append its event, batched with concurrent ones.
 
@@ -102,7 +111,8 @@ async def record_verification(
     record_verifications' order ($1..$17), ``body`` the event's canonical JSON. Returns
     the stored row (id, created_at, seq), or None when a verification with the same
     client_id was already stored (a replay); raises StaleFacts when ``versions`` are no
-    longer current.
+    longer current, or ``lapses`` (when a CLEARED's inspection grows too old) has passed
+    by the time the chain is locked.
     """
     loop = asyncio.get_running_loop()
     chains = _chains.setdefault(loop, {})
@@ -112,7 +122,7 @@ async def record_verification(
         # last one. Given back before the row is queued, so that a failure here cannot
         # leave it to be written.
         await db.release()
-    entry = _Entry(args, body, versions, loop.create_future())
+    entry = _Entry(args, body, versions, loop.create_future(), lapses)
     chain = chains.get(chain_id)  # the write may have ended meanwhile
     if chain is not None:
         chain.pending.append(entry)
@@ -224,12 +234,16 @@ def _fail(entries: list[_Entry], exc: Exception) -> None:
 
 
 async def store_now(
-    conn: asyncpg.Connection, args: Sequence[Any], body: str, versions: Versions = _UNCHECKED
+    conn: asyncpg.Connection,
+    args: Sequence[Any],
+    body: str,
+    versions: Versions = _UNCHECKED,
+    lapses: datetime | None = None,
 ) -> asyncpg.Record | None:
     """Store one verification at once, in the caller's transaction if it has one (a
     verification with a photo, or one that opens an incident with it). Same statement,
     same answers as record_verification."""
-    alone = _Entry(args, body, versions, asyncio.get_running_loop().create_future())
+    alone = _Entry(args, body, versions, asyncio.get_running_loop().create_future(), lapses)
     (row,) = await _write(conn, [alone])
     if isinstance(row, BaseException):
         raise row
@@ -275,6 +289,7 @@ async def _statement(
         [e.body for e in batch],
         [e.versions[0] for e in batch],
         [e.versions[1] for e in batch],
+        [e.lapses for e in batch],
     )
     by_id = {r["id"]: r for r in rows}
     out: list[asyncpg.Record | Exception | None] = []

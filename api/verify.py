@@ -517,13 +517,16 @@ class VerifyController(Controller):
             body.offline is not None,
             body.client_time,
         ]
+        # The answer is the server's verdict: a CLEARED of it is stored only before it
+        # lapses (the record may wait for the chain head; migration 0017).
+        lapses = rules.lapses_at(facts) if server_verdict.verdict == "CLEARED" else None
         duplicate = any(
             r.code == "possible_duplicate_tag" for r in (*verdict.reasons, *server_verdict.reasons)
         )
         if processed is None and not duplicate and dispute is None:
             # The common case: one statement and one commit, shared with the verifies of
             # this production that arrive meanwhile (group commit, api/recorder.py).
-            stored = await record_verification(db, args, canonical(event), versions)
+            stored = await record_verification(db, args, canonical(event), versions, lapses)
         else:
             conn = await db.get()
             try:
@@ -544,7 +547,7 @@ class VerifyController(Controller):
                         args[12] = event["photo_id"] = saved["id"]
                         event["photo_sha256"] = saved["original_sha"]
                     # StaleFacts here rolls the photo's row and everything else back.
-                    stored = await store_now(conn, args, canonical(event), versions)
+                    stored = await store_now(conn, args, canonical(event), versions, lapses)
                     if stored is None:  # a concurrent replay won: this photo row goes too
                         raise Replayed
                     if dispute is not None:

@@ -108,7 +108,7 @@ async def app_pool(database: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def record_as_request(
-    pool: asyncpg.Pool, args: Any, body: str, versions: Any = (None, None)
+    pool: asyncpg.Pool, args: Any, body: str, versions: Any = (None, None), lapses: Any = None
 ) -> Any:
     """api.recorder.record_verification as one verify request calls it: with a
     connection of the pool taken only if needed, given back at the end."""
@@ -116,7 +116,7 @@ async def record_as_request(
     from api.recorder import record_verification
 
     async with lazily(pool, 5.0) as lazy:
-        return await record_verification(lazy, args, body, versions)
+        return await record_verification(lazy, args, body, versions, lapses)
 
 
 Statement = tuple[str, Sequence[Any]]

@@ -26,6 +26,7 @@ __all__ = [
     "TagFacts",
     "Verdict",
     "decide",
+    "lapses_at",
     "stop",
 ]
 
@@ -295,3 +296,21 @@ def decide(facts: Facts) -> Verdict:
         return Verdict(verdict="STOP", reasons=tuple(_reason(c) for c in unique))
     needs = facts.policy.visual_confirmation_required and facts.visual_match is not True
     return Verdict(verdict="CLEARED", reasons=(), needs_confirmation=needs)
+
+
+def lapses_at(facts: Facts) -> When | None:
+    """The instant a CLEARED decided on ``facts`` turns STOP by time alone: when the
+    passing inspection outgrows the policy's age limit. None when no rule of time ends
+    it (no age limit, or no passing inspection, which is STOP already).
+
+    The only rule of time that can turn a CLEARED into a STOP here: the duplicate-tag
+    window only ever ends a STOP, and an offline snapshot's age is judged on the phone.
+    A CLEARED recorded after this instant would be a CLEARED of an item past its
+    inspection, so the record refuses it and the verify decides again (api/recorder.py,
+    migration 0017).
+    """
+    item = facts.item
+    max_age = facts.policy.inspection_max_age_hours
+    if item is None or item.last_passed_inspection_at is None or max_age <= 0:
+        return None
+    return item.last_passed_inspection_at + timedelta(hours=max_age)

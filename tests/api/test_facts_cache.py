@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -212,6 +212,72 @@ async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
     assert await db.fetchval("SELECT count(*) FROM verifications WHERE id = ANY($1)", ids) == len(
         ids
     )
+
+
+async def test_a_cleared_that_lapsed_before_its_record_is_refused_alone(
+    app_pool: asyncpg.Pool,
+    db: asyncpg.Connection,
+    world: World,
+    client: AsyncTestClient[Any],
+) -> None:
+    # Each row carries the instant its CLEARED lapses (its inspection's age limit): one
+    # that has passed by the time the chain is locked is not stored (migration 0017).
+    item = await ready_item(client, world)
+    iid = uuid.UUID(item["id"])
+    db_now: datetime = await db.fetchval("SELECT clock_timestamp()")
+    lapsed, good = db_now - timedelta(seconds=1), db_now + timedelta(hours=1)
+
+    def call(i: int) -> Awaitable[Any]:
+        vid = uuid.uuid4()
+        args = [vid, None, uuid.UUID(world.production_id), "PC-TEST", None, iid, "CLEARED"]
+        args += [[], False, "check", None, "code", None, "user:test", "test", False, None]
+        lapses = lapsed if i % 2 == 0 else good
+        return record_as_request(app_pool, args, canonical({"v": str(vid)}), (None, None), lapses)
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(call(i) for i in range(10)), return_exceptions=True), 10
+    )
+    assert [type(r).__name__ for r in results[::2]] == ["StaleFacts"] * 5, results
+    assert all(isinstance(r, asyncpg.Record) for r in results[1::2]), results
+    ids = [r["id"] for r in results[1::2]]
+    assert await db.fetchval("SELECT count(*) FROM verifications WHERE id = ANY($1)", ids) == 5
+
+
+async def test_an_inspection_that_lapses_while_the_record_waits_is_recorded_stop(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, world: World, database: str
+) -> None:
+    # The verify decides CLEARED with the inspection a few seconds short of the
+    # policy's age limit, then waits for the chain head (another process's write holds
+    # it) past that limit. It used to be stored and answered CLEARED, chained after the
+    # limit; now it is decided again at the time of its record: STOP.
+    item = await ready_item(client, world)
+    iid, pid = uuid.UUID(item["id"]), uuid.UUID(world.production_id)
+    age_s = await db.fetchval(
+        "SELECT extract(epoch FROM clock_timestamp() - max(created_at)) FROM inspections"
+        " WHERE item_id = $1 AND result = 'pass'",
+        iid,
+    )
+    r = await client.put(
+        f"/api/v1/productions/{pid}/policy",
+        json={"inspection_max_age_hours": (float(age_s) + 2) / 3600},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    with another_process(database, [("SELECT propcheck_lock_chain($1)", [pid])], hold_s=3.5):
+        answer = await verify(client, world, item["tag"]["code"])
+    assert answer["verdict"] == "STOP"
+    assert reason_codes(answer) == ["inspection_stale"]
+    stored = await db.fetchrow(
+        "SELECT v.verdict, e.body::jsonb ->> 'verdict' AS event_verdict FROM verifications v"
+        " JOIN events e ON e.chain_id = v.production_id"
+        " AND e.body::jsonb ->> 'verification_id' = v.id::text WHERE v.id = $1",
+        uuid.UUID(answer["verification_id"]),
+    )
+    assert tuple(stored) == ("STOP", "STOP")
+    cleared = await db.fetchval(
+        "SELECT count(*) FROM verifications WHERE item_id = $1 AND verdict = 'CLEARED'", iid
+    )
+    assert cleared == 0
 
 
 async def test_facts_that_keep_changing_answer_503_stop_and_record_nothing(

@@ -398,3 +398,24 @@ def test_stop_always_says_why_in_display_order(facts: rules.Facts) -> None:
     assert codes == sorted(set(codes), key=order.index)
     assert all(r.message == rules.MESSAGES[r.code] for r in verdict.reasons)
     assert not verdict.needs_confirmation
+
+
+@_PROPERTY
+@given(_facts_strategy, st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)))
+def test_a_cleared_lasts_until_it_lapses_and_no_longer(facts: rules.Facts, wait: timedelta) -> None:
+    # The record refuses a CLEARED stored after lapses_at (migration 0017); the same
+    # facts decided at any later moment up to it must still clear, and just after it
+    # must not: else the record would refuse good verdicts or keep lapsed ones.
+    if rules.decide(facts).verdict != "CLEARED" or facts.offline:
+        return
+    lapses = rules.lapses_at(facts)
+    later = facts.now + wait
+    if lapses is None:
+        assert rules.decide(msgspec.structs.replace(facts, now=later)).verdict == "CLEARED"
+        return
+    assert lapses >= facts.now
+    assert rules.decide(msgspec.structs.replace(facts, now=lapses)).verdict == "CLEARED"
+    after = rules.decide(msgspec.structs.replace(facts, now=lapses + timedelta(microseconds=1)))
+    assert [r.code for r in after.reasons] == ["inspection_stale"]
+    if later <= lapses:
+        assert rules.decide(msgspec.structs.replace(facts, now=later)).verdict == "CLEARED"
