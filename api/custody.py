@@ -159,7 +159,7 @@ class CustodyController(Controller):
             exclude_verification=v["id"],
         )
         verdict = rules.decide(facts)
-        age = v["age"]
+        age = facts.now - v["created_at"]  # as of the facts: after the locks' waits
         if handed_at is not None and v["client_time"] is not None:
             age = handed_at - v["client_time"]
         if not timedelta(0) <= age <= timedelta(minutes=facts.policy.verification_valid_minutes):
@@ -193,6 +193,11 @@ class CustodyController(Controller):
                 # check below sees all of them that committed, and none can land
                 # between the check and this hand-off.
                 await conn.fetchrow(q("item_lock"), v["item_id"])
+                # Then the chain head (the lock order of migration 0012), which the
+                # hand-off's event needs: taken before the check, so that the item's
+                # inspection is judged as of the hand-off's record, not seconds before
+                # it while other writers of the production held the chain.
+                await conn.execute(q("lock_chain"), production_id)
                 problem = await self._handoff_problem(
                     conn, production_id, v, data.performer, handed_at
                 )

@@ -8,7 +8,8 @@
 -- would lapse (verifier/rules.py lapses_at; NULL: a STOP, or no age limit), compared
 -- with the clock once the chain head is locked, as the facts versions are: a lapsed row
 -- is stale, and its verify reads the facts again and decides again (STOP,
--- inspection_stale). The event's own time is taken microseconds after that comparison.
+-- inspection_stale). The event's own time is taken microseconds after that comparison
+-- (the verification row's created_at is the transaction's start, before it).
 --
 -- The argument list changes, so the old function is dropped (an API process of the
 -- version before fails its records, and so answers STOP, until it is restarted).

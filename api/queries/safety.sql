@@ -72,6 +72,11 @@ RETURNING id;
 -- Lock an item row and read its status.
 SELECT id, production_id, status, name FROM items WHERE id = $1 FOR NO KEY UPDATE;
 
+-- name: lock_chain
+-- Lock a production's chain head until the transaction ends (migration 0010), after
+-- any item row: the one lock order of migration 0012.
+SELECT propcheck_lock_chain($1);
+
 -- name: insert_checkout
 -- Hand an item to a performer; the partial unique index refuses a second open checkout.
 INSERT INTO checkouts (client_id, production_id, item_id, performer, scene, take,

@@ -23,7 +23,10 @@ SELECT t.id AS tag_id, t.status AS tag_status, t.production_id AS tag_production
                ORDER BY ph.created_at, ph.id)
            FROM photos ph WHERE ph.item_id = i.id AND ph.purpose = 'item'
        ), '[]'::jsonb) AS photos,
-       now() AS db_now
+       -- The clock now, not the transaction's start: a confirmation and a check-out read
+       -- these facts after waiting for the item's row and the chain head, and judge
+       -- the inspection's age as of after that wait.
+       clock_timestamp() AS db_now
 FROM tags t
 JOIN items i ON i.id = t.item_id
 JOIN item_safety_facts f ON f.item_id = i.id
@@ -32,7 +35,7 @@ WHERE t.code = $1;
 
 -- name: production_context
 -- The scanning production's status and policy (when the tag is unknown or foreign).
-SELECT status AS production_status, policy, now() AS db_now FROM productions WHERE id = $1;
+SELECT status AS production_status, policy, clock_timestamp() AS db_now FROM productions WHERE id = $1;
 
 -- name: verification_by_client_id
 -- A stored verification, for an idempotent replay: with what the scan was for, its age

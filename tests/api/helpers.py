@@ -114,3 +114,21 @@ async def enroll_phone(
     )
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def lapse_inspection_in(
+    client: AsyncTestClient[Any], db: Any, w: World, item: dict[str, Any], seconds: float
+) -> None:
+    """Set ``w``'s policy so that ``item``'s passing inspection outgrows its age limit
+    ``seconds`` from now (by the database's clock). Use a world of the test's own."""
+    age_s = await db.fetchval(
+        "SELECT extract(epoch FROM clock_timestamp() - max(created_at)) FROM inspections"
+        " WHERE item_id = $1 AND result = 'pass'",
+        uuid.UUID(item["id"]),
+    )
+    r = await client.put(
+        f"/api/v1/productions/{w.production_id}/policy",
+        json={"inspection_max_age_hours": (float(age_s) + seconds) / 3600},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text

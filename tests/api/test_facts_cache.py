@@ -24,7 +24,14 @@ from api.events import canonical
 from api.facts_cache import FactsCache
 from api.recorder import StaleFacts
 from api.settings import Settings
-from tests.api.helpers import inspect, ready_item, reason_codes, register, verify
+from tests.api.helpers import (
+    inspect,
+    lapse_inspection_in,
+    ready_item,
+    reason_codes,
+    register,
+    verify,
+)
 from tests.conftest import World, another_process, make_world, record_as_request
 from verifier import codes
 
@@ -244,25 +251,16 @@ async def test_a_cleared_that_lapsed_before_its_record_is_refused_alone(
 
 
 async def test_an_inspection_that_lapses_while_the_record_waits_is_recorded_stop(
-    client: AsyncTestClient[Any], db: asyncpg.Connection, world: World, database: str
+    client: AsyncTestClient[Any], db: asyncpg.Connection, database: str
 ) -> None:
     # The verify decides CLEARED with the inspection a few seconds short of the
     # policy's age limit, then waits for the chain head (another process's write holds
     # it) past that limit. It used to be stored and answered CLEARED, chained after the
     # limit; now it is decided again at the time of its record: STOP.
+    world = await make_world(db, client)  # its own: the policy below is short
     item = await ready_item(client, world)
     iid, pid = uuid.UUID(item["id"]), uuid.UUID(world.production_id)
-    age_s = await db.fetchval(
-        "SELECT extract(epoch FROM clock_timestamp() - max(created_at)) FROM inspections"
-        " WHERE item_id = $1 AND result = 'pass'",
-        iid,
-    )
-    r = await client.put(
-        f"/api/v1/productions/{pid}/policy",
-        json={"inspection_max_age_hours": (float(age_s) + 2) / 3600},
-        headers=world.h("prop_master"),
-    )
-    assert r.status_code == 200, r.text
+    await lapse_inspection_in(client, db, world, item, 2)
     with another_process(database, [("SELECT propcheck_lock_chain($1)", [pid])], hold_s=3.5):
         answer = await verify(client, world, item["tag"]["code"])
     assert answer["verdict"] == "STOP"

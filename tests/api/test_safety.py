@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.api.helpers import enroll_phone, inspect, ready_item, reason_codes, register, verify
+from tests.api.helpers import (
+    enroll_phone,
+    inspect,
+    lapse_inspection_in,
+    ready_item,
+    reason_codes,
+    register,
+    verify,
+)
 from tests.api.test_status import reasons, status
 from tests.conftest import World, another_process, make_world
 
@@ -802,3 +810,48 @@ async def test_a_mismatch_confirmed_while_a_writer_holds_the_item_waits_its_turn
     assert outcome == ["committed"]
     kinds = [i["kind"] for i in await _incidents_of(client, world, item["id"])]
     assert "mismatch" in kinds
+
+
+async def test_a_confirmation_judges_the_inspection_after_waiting_for_the_chain(
+    client: AsyncTestClient[Any], db: Any, database: str
+) -> None:
+    # The provisional CLEARED is confirmed while another writer holds the production's
+    # chain past the inspection's age limit. The confirmation is recorded after that
+    # wait, and its answer must judge the inspection then: it judged it by the clock at
+    # its transaction's start, seconds before, and answered CLEARED (found by review).
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    answer = await verify(client, w, item["tag"]["code"])
+    assert answer["verdict"] == "CLEARED" and answer["needs_confirmation"]
+    await lapse_inspection_in(client, db, w, item, 2)
+    hold = [("SELECT propcheck_lock_chain($1)", [uuid.UUID(w.production_id)])]
+    with another_process(database, hold, hold_s=3.5):
+        r = await client.post(
+            f"/api/v1/verifications/{answer['verification_id']}/confirm",
+            json={"match": True},
+            headers=w.h("scanner"),
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"] == "STOP"
+    assert reason_codes(r.json()) == ["inspection_stale"]
+
+
+async def test_a_hand_off_judges_the_inspection_as_of_its_record(
+    client: AsyncTestClient[Any], db: Any, database: str
+) -> None:
+    # A confirmed hand-off scan, then the check-out while another writer holds the
+    # production's chain past the inspection's age limit: the hand-off is refused. It
+    # was decided before waiting for the chain, and recorded seconds past the limit.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    scan = await handoff_scan(client, w, item, "Alex")
+    await lapse_inspection_in(client, db, w, item, 2)
+    hold = [("SELECT propcheck_lock_chain($1)", [uuid.UUID(w.production_id)])]
+    with another_process(database, hold, hold_s=3.5):
+        r = await check_out(client, w, scan["verification_id"], "Alex")
+    assert r.status_code == 409, r.text
+    assert reason_codes(r.json()) == ["inspection_stale"]
+    out = await db.fetchval(
+        "SELECT count(*) FROM checkouts WHERE item_id = $1", uuid.UUID(item["id"])
+    )
+    assert out == 0
