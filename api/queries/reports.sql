@@ -1,20 +1,81 @@
 -- name: report_items
--- Every item of a production registered before the report's end, with its current tag,
--- last passing inspection and first photo's thumbnail.
-SELECT i.id, i.name, i.capability_class, i.status, i.make, i.model, i.serial,
-       i.distinctive_marks, i.evidence_certificate, i.evidence_issuer, i.evidence_date,
-       i.created_at, i.updated_at, t.code AS tag_code, pass.created_at AS last_pass_at,
-       ph.thumb_sha
+-- Every item of a production registered before the report's end ($2), as it was then:
+-- an audit of a past range must show what the production held in it, not what the
+-- items became since (a blank-firing gun later reclassified as a replica would have
+-- been listed as a replica). The item's row holds its state now; the chain holds every
+-- change with the value it replaced, so each field changed after the end takes the
+-- value the first such change found (item.edited's "before"; a quarantine's previous
+-- status; a reactivation was from quarantined). With its tag, last passing inspection
+-- and first photo as of the end too.
+WITH later AS (
+    SELECT e.subject_id, e.seq, e.kind, e.body::jsonb AS body
+    FROM events e
+    WHERE e.chain_id = $1 AND e.at >= $2
+      AND e.kind IN ('item.edited', 'item.quarantined', 'item.reactivated')
+), fields_then AS (
+    SELECT f.subject_id, jsonb_object_agg(f.key, f.value) AS was
+    FROM (
+        SELECT DISTINCT ON (l.subject_id, b.key) l.subject_id, b.key, b.value
+        FROM later l CROSS JOIN LATERAL jsonb_each(l.body -> 'before') b
+        WHERE l.kind = 'item.edited' AND jsonb_typeof(l.body -> 'before') = 'object'
+        ORDER BY l.subject_id, b.key, l.seq
+    ) f
+    GROUP BY f.subject_id
+), status_then AS (
+    SELECT DISTINCT ON (l.subject_id) l.subject_id,
+           CASE l.kind
+               WHEN 'item.quarantined' THEN l.body ->> 'previous_status'
+               WHEN 'item.reactivated' THEN 'quarantined'
+               ELSE l.body -> 'before' ->> 'status'
+           END AS status
+    FROM later l
+    WHERE l.kind <> 'item.edited' OR l.body -> 'before' ? 'status'
+    ORDER BY l.subject_id, l.seq
+), changed_then AS (
+    SELECT e.subject_id, max(e.at) AS at
+    FROM events e
+    WHERE e.chain_id = $1 AND e.at < $2
+      AND e.kind IN ('item.registered', 'item.edited', 'item.quarantined', 'item.reactivated')
+    GROUP BY e.subject_id
+)
+SELECT i.id,
+       coalesce(fw.was ->> 'name', i.name) AS name,
+       coalesce(fw.was ->> 'capability_class', i.capability_class) AS capability_class,
+       coalesce(st.status, i.status) AS status,
+       coalesce(fw.was ->> 'make', i.make) AS make,
+       coalesce(fw.was ->> 'model', i.model) AS model,
+       coalesce(fw.was ->> 'serial', i.serial) AS serial,
+       CASE WHEN fw.was ? 'distinctive_marks'
+            THEN ARRAY(SELECT jsonb_array_elements_text(fw.was -> 'distinctive_marks'))
+            ELSE i.distinctive_marks END AS distinctive_marks,
+       CASE WHEN fw.was ? 'evidence' THEN fw.was -> 'evidence' ->> 'certificate_number'
+            ELSE i.evidence_certificate END AS evidence_certificate,
+       CASE WHEN fw.was ? 'evidence' THEN fw.was -> 'evidence' ->> 'issuer'
+            ELSE i.evidence_issuer END AS evidence_issuer,
+       CASE WHEN fw.was ? 'evidence' THEN (fw.was -> 'evidence' ->> 'date')::date
+            ELSE i.evidence_date END AS evidence_date,
+       i.created_at,
+       -- When it last changed before the end (a change after it is not this range's).
+       greatest(i.created_at, ch.at) AS updated_at,
+       t.code AS tag_code, pass.created_at AS last_pass_at, ph.thumb_sha
 FROM items i
-LEFT JOIN tags t ON t.item_id = i.id AND t.status = 'active'
+LEFT JOIN fields_then fw ON fw.subject_id = i.id
+LEFT JOIN status_then st ON st.subject_id = i.id
+LEFT JOIN changed_then ch ON ch.subject_id = i.id
+LEFT JOIN LATERAL (
+    SELECT tg.code FROM tags tg
+    WHERE tg.item_id = i.id AND tg.issued_at < $2
+      AND (tg.revoked_at IS NULL OR tg.revoked_at >= $2)
+    ORDER BY tg.issued_at DESC LIMIT 1
+) t ON true
 LEFT JOIN LATERAL (
     SELECT ins.created_at FROM inspections ins
-    WHERE ins.item_id = i.id AND ins.result = 'pass'
+    WHERE ins.item_id = i.id AND ins.result = 'pass' AND ins.created_at < $2
     ORDER BY ins.created_at DESC LIMIT 1
 ) pass ON true
 LEFT JOIN LATERAL (
     SELECT p.thumb_sha FROM photos p
-    WHERE p.item_id = i.id AND p.purpose = 'item'
+    WHERE p.item_id = i.id AND p.purpose = 'item' AND p.created_at < $2
     ORDER BY p.created_at, p.id LIMIT 1
 ) ph ON true
 WHERE i.production_id = $1 AND i.created_at < $2

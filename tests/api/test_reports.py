@@ -305,3 +305,61 @@ async def test_pdf_report_cuts_texts_too_long_for_a_page(
     assert flat.count("theCSVreporthasthewholetext") == 4  # marks, incident, note, values
     r = await client.get(_url(w, format="json"), headers=w.h("auditor"))
     assert r.json()["corrections"][0]["note"] == "n" * 5000  # the CSV and JSON have all
+
+
+async def test_a_past_range_lists_the_items_as_they_were_at_its_end(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
+    # An audit of last month must show what the production held last month. The items
+    # were listed as they are now: a replica later edited into a blank-firing gun (or
+    # the other way round) was shown with its class of today, with today's tag.
+    w = await fresh(client, await make_world(db, client))
+    item = await register(client, w, name="Foam Colt", distinctive_marks=["chip"])
+    await inspect(client, w, item["id"])
+    end = (await db.fetchval("SELECT clock_timestamp()")).isoformat()
+    # After the range's end: renamed and made blank-firing, a failed inspection
+    # (quarantined), a new tag.
+    r = await client.patch(
+        f"/api/v1/items/{item['id']}",
+        json={
+            "version": item["version"],
+            "name": "Steel Colt",
+            "capability_class": "blank_firing",
+            "distinctive_marks": ["new grip"],
+            "note": "it fires blanks",
+        },
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    await inspect(client, w, item["id"], result="fail")
+    r = await client.post(f"/api/v1/items/{item['id']}/tags", headers=w.h("prop_master"))
+    assert r.status_code == 201, r.text
+    new_code = r.json()["code"]
+
+    def listed(body: dict[str, Any]) -> dict[str, Any]:
+        (row,) = [i for i in body["items"] if i["id"] == item["id"]]
+        return {k: row[k] for k in ("name", "capability_class", "status", "tag_code")} | {
+            "marks": row["distinctive_marks"],
+            "passed": row["last_pass_at"] is not None,
+        }
+
+    since = (await db.fetchval("SELECT (now() - interval '1 day')::date")).isoformat()
+    r = await client.get(
+        _url(w, format="json", **{"from": since, "to": end.replace("+", "%2B")}),
+        headers=w.h("auditor"),
+    )
+    assert r.status_code == 200, r.text
+    assert listed(r.json()) == {
+        "name": "Foam Colt",
+        "capability_class": "non_firing_replica",
+        "status": "active",
+        "tag_code": item["tag"]["code"],
+        "marks": ["chip"],
+        "passed": True,
+    }
+    r = await client.get(_url(w, format="json", **{"from": since}), headers=w.h("auditor"))
+    assert r.status_code == 200, r.text
+    now = listed(r.json())
+    assert now["name"] == "Steel Colt" and now["capability_class"] == "blank_firing"
+    assert now["status"] == "quarantined" and now["marks"] == ["new grip"]
+    assert now["tag_code"] == new_code
