@@ -291,9 +291,16 @@ class CustodyController(Controller):
             return _refused("That scan did not identify an item of this production.")
         policy = await conn.fetchval(q("production_by_id_policy"), production_id)
         minutes = msgspec.json.decode(policy, type=rules.Policy).verification_valid_minutes
-        if v["age"] > timedelta(minutes=minutes):
-            return _refused("That scan is too old: scan the returned item again.")
         async with conn.transaction():
+            # The item's row, then the chain head (the lock order of migration 0012; the
+            # check-in's update took the item through its facts-version trigger anyway),
+            # so that the scan's age is measured after both waits: it was measured before
+            # the transaction, and an item was taken back on a scan seconds too old.
+            await conn.fetchrow(q("item_lock"), v["item_id"])
+            await conn.execute(q("lock_chain"), production_id)
+            now = await conn.fetchval(q("clock_now"))
+            if now - v["created_at"] > timedelta(minutes=minutes):
+                return _refused("That scan is too old: scan the returned item again.")
             row = await conn.fetchrow(
                 q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
             )

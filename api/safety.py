@@ -50,6 +50,13 @@ async def open_incident(
     client_id: UUID | None = None,
 ) -> tuple[UUID, bool]:
     """Report an incident (quarantining its item); returns (id, created_now)."""
+    if item_id is not None:
+        # The item's row before the chain head (the append below), as every writer takes
+        # them (migration 0012). The incident's insert already takes it, through the
+        # trigger that bumps the item's facts version (migration 0007); said here so the
+        # order does not hang on a trigger (a quarantine after the append taking the item
+        # first would deadlock with a check-out holding it and waiting for the chain).
+        await conn.fetchrow(q("item_lock"), item_id)
     row = await conn.fetchrow(
         q("insert_incident"),
         client_id,

@@ -46,7 +46,10 @@ SELECT i.id,
        coalesce(fw.was ->> 'model', i.model) AS model,
        coalesce(fw.was ->> 'serial', i.serial) AS serial,
        CASE WHEN fw.was ? 'distinctive_marks'
-            THEN ARRAY(SELECT jsonb_array_elements_text(fw.was -> 'distinctive_marks'))
+            THEN ARRAY(SELECT m.mark
+                       FROM jsonb_array_elements_text(fw.was -> 'distinctive_marks')
+                           WITH ORDINALITY AS m(mark, n)
+                       ORDER BY m.n)
             ELSE i.distinctive_marks END AS distinctive_marks,
        CASE WHEN fw.was ? 'evidence' THEN fw.was -> 'evidence' ->> 'certificate_number'
             ELSE i.evidence_certificate END AS evidence_certificate,
@@ -62,12 +65,16 @@ FROM items i
 LEFT JOIN fields_then fw ON fw.subject_id = i.id
 LEFT JOIN status_then st ON st.subject_id = i.id
 LEFT JOIN changed_then ch ON ch.subject_id = i.id
-LEFT JOIN LATERAL (
-    SELECT tg.code FROM tags tg
-    WHERE tg.item_id = i.id AND tg.issued_at < $2
+-- The production's tags at once, not a lookup per item: tags.item_id has only the
+-- index of the active ones, and a lateral read every tag of the database per item
+-- (10,000 items: 6 s instead of 0.1 s; found by review).
+LEFT JOIN (
+    SELECT DISTINCT ON (tg.item_id) tg.item_id, tg.code
+    FROM tags tg
+    WHERE tg.production_id = $1 AND tg.issued_at < $2
       AND (tg.revoked_at IS NULL OR tg.revoked_at >= $2)
-    ORDER BY tg.issued_at DESC LIMIT 1
-) t ON true
+    ORDER BY tg.item_id, tg.issued_at DESC
+) t ON t.item_id = i.id
 LEFT JOIN LATERAL (
     SELECT ins.created_at FROM inspections ins
     WHERE ins.item_id = i.id AND ins.result = 'pass' AND ins.created_at < $2

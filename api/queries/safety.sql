@@ -72,6 +72,10 @@ RETURNING id;
 -- Lock an item row and read its status.
 SELECT id, production_id, status, name FROM items WHERE id = $1 FOR NO KEY UPDATE;
 
+-- name: clock_now
+-- The database's clock at this moment (not the transaction's start, as now() is).
+SELECT clock_timestamp();
+
 -- name: lock_chain
 -- Lock a production's chain head until the transaction ends (migration 0010), after
 -- any item row: the one lock order of migration 0012.
@@ -125,8 +129,7 @@ SELECT status FROM items WHERE id = $1;
 -- A verification used for a hand-off, with its confirmation and the item's current tag.
 SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmation,
        v.purpose, v.handoff_to, v.actor, v.device, v.created_at, t.code AS tag_code,
-       t.status AS tag_status, c.match AS confirmed_match, v.client_time,
-       now() - v.created_at AS age
+       t.status AS tag_status, c.match AS confirmed_match, v.client_time
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id

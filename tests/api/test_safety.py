@@ -855,3 +855,63 @@ async def test_a_hand_off_judges_the_inspection_as_of_its_record(
         "SELECT count(*) FROM checkouts WHERE item_id = $1", uuid.UUID(item["id"])
     )
     assert out == 0
+
+
+async def test_an_incident_reported_while_a_hand_off_holds_the_item_is_not_lost(
+    client: AsyncTestClient[Any], db: Any, database: str
+) -> None:
+    # A check-out (another process) holds the item's row and then takes the chain head;
+    # meanwhile someone reports an incident about the item. Were the report to append
+    # (the chain) before it locks the item to quarantine it, each would wait for the
+    # other and PostgreSQL would fail one of them, the incident or the hand-off. The
+    # report takes the item first (api/safety.py open_incident) and waits its turn.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    iid, pid = uuid.UUID(item["id"]), uuid.UUID(w.production_id)
+    checkout = [("SELECT 1 FROM items WHERE id = $1 FOR NO KEY UPDATE", [iid])]
+    then = [("SELECT propcheck_lock_chain($1)", [pid])]
+    with another_process(database, checkout, then, hold_s=1.5) as outcome:
+        r = await client.post(
+            f"/api/v1/productions/{w.production_id}/incidents",
+            json={"kind": "damaged", "item_id": item["id"], "description": "cracked barrel"},
+            headers=w.h("scanner"),
+        )
+    assert outcome == ["committed"]
+    assert r.status_code == 201, r.text
+    assert await status_of(client, w, item["id"]) == "quarantined"
+
+
+async def test_a_check_in_judges_its_scan_age_after_waiting_for_the_chain(
+    client: AsyncTestClient[Any], db: Any, database: str
+) -> None:
+    # The return scan is a few seconds short of the hand-off window when the check-in
+    # starts, and another writer holds the chain past it: the check-in is refused. It
+    # measured the age before its transaction, and took the item back on an old scan.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    scan = await handoff_scan(client, w, item, "Alex")
+    assert (await check_out(client, w, scan["verification_id"], "Alex")).status_code == 201
+    back = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    await db.execute("ALTER TABLE verifications DISABLE TRIGGER USER")
+    try:  # scanned 10 minutes (the policy's window) less 2 seconds ago
+        await db.execute(
+            "UPDATE verifications SET created_at = clock_timestamp() - interval '598 seconds'"
+            " WHERE id = $1",
+            uuid.UUID(back["verification_id"]),
+        )
+    finally:
+        await db.execute("ALTER TABLE verifications ENABLE TRIGGER USER")
+    hold = [("SELECT propcheck_lock_chain($1)", [uuid.UUID(w.production_id)])]
+    with another_process(database, hold, hold_s=3.5):
+        r = await client.post(
+            f"/api/v1/productions/{w.production_id}/checkins",
+            json={"verification_id": back["verification_id"]},
+            headers=w.h("prop_master"),
+        )
+    assert r.status_code == 409, r.text
+    assert "too old" in r.json()["detail"]
+    still_out = await db.fetchval(
+        "SELECT count(*) FROM checkouts WHERE item_id = $1 AND in_at IS NULL",
+        uuid.UUID(item["id"]),
+    )
+    assert still_out == 1
