@@ -59,6 +59,13 @@ class CheckinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen
     verification_id: UUID
     inspection: AfterUse | None = None
     client_id: UUID | None = None
+    #: Replayed from a phone's outbox: the item came back on set, so the check-in and
+    #: its after-use inspection are recorded even when the scan is too old by the
+    #: server's measure, with an incident saying why (a failed inspection was lost).
+    offline: bool = False
+    #: When the phone recorded the check-in (replays): with the scan's own client_time
+    #: it measures the scan's age on set, not at replay.
+    client_time: datetime | None = None
 
 
 class CustodyOut(msgspec.Struct, kw_only=True, frozen=True):
@@ -298,8 +305,11 @@ class CustodyController(Controller):
             # the transaction, and an item was taken back on a scan seconds too old.
             await conn.fetchrow(q("item_lock"), v["item_id"])
             await conn.execute(q("lock_chain"), production_id)
-            now = await conn.fetchval(q("clock_now"))
-            if now - v["created_at"] > timedelta(minutes=minutes):
+            age = await conn.fetchval(q("clock_now")) - v["created_at"]
+            if data.offline and data.client_time is not None and v["client_time"] is not None:
+                age = data.client_time - v["client_time"]
+            too_old = not timedelta(0) <= age <= timedelta(minutes=minutes)
+            if too_old and not data.offline:
                 return _refused("That scan is too old: scan the returned item again.")
             row = await conn.fetchrow(
                 q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
@@ -319,7 +329,12 @@ class CustodyController(Controller):
                 "custody.checked_in",
                 principal.actor,
                 v["item_id"],
-                {"checkout_id": row["id"], "verification_id": v["id"], "client_id": data.client_id},
+                {
+                    "checkout_id": row["id"],
+                    "verification_id": v["id"],
+                    "client_id": data.client_id,
+                    "offline": data.offline,
+                },
             )
             if data.inspection is not None:
                 await record_inspection(
@@ -330,6 +345,20 @@ class CustodyController(Controller):
                     result=data.inspection.result,
                     notes=data.inspection.notes,
                     actor=principal.actor,
+                )
+            if too_old:  # a replay: recorded, and the item waits for a look
+                await open_incident(
+                    conn,
+                    production_id=production_id,
+                    item_id=v["item_id"],
+                    kind="other",
+                    description=(
+                        "Offline check-in the server would have refused: its scan was not "
+                        f"within the {minutes:g}-minute window of the check-in. Make sure "
+                        "the item that came back is this one."
+                    ),
+                    actor="system",
+                    verification_id=v["id"],
                 )
         return Response(_custody(row), status_code=200)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -915,3 +915,97 @@ async def test_a_check_in_judges_its_scan_age_after_waiting_for_the_chain(
         uuid.UUID(item["id"]),
     )
     assert still_out == 1
+
+
+async def _checked_out_and_scanned_back(
+    client: AsyncTestClient[Any], db: Any, w: World, item: dict[str, Any], **scan: Any
+) -> str:
+    """Hand ``item`` to Alex, scan it back (``scan``: the verify's extra fields), and
+    make that scan 11 minutes old by the server's clock; returns its id."""
+    out = await handoff_scan(client, w, item, "Alex")
+    assert (await check_out(client, w, out["verification_id"], "Alex")).status_code == 201
+    back = await verify(
+        client, w, item["tag"]["code"], role="prop_master", purpose="checkin", **scan
+    )
+    await db.execute("ALTER TABLE verifications DISABLE TRIGGER USER")
+    try:
+        await db.execute(
+            "UPDATE verifications SET created_at = created_at - interval '11 minutes'"
+            " WHERE id = $1",
+            uuid.UUID(back["verification_id"]),
+        )
+    finally:
+        await db.execute("ALTER TABLE verifications ENABLE TRIGGER USER")
+    return str(back["verification_id"])
+
+
+async def _system_incidents(db: Any, item: dict[str, Any]) -> list[str]:
+    rows = await db.fetch(
+        "SELECT description FROM incidents WHERE item_id = $1 AND actor = 'system'",
+        uuid.UUID(item["id"]),
+    )
+    return [r["description"] for r in rows]
+
+
+async def test_a_check_in_sent_late_from_the_outbox_keeps_its_failed_inspection(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # The check-in could not be sent (no signal) and reached the server past the
+    # hand-off window. It was refused as too old, and its failed after-use inspection
+    # with it: the item stayed active (found by review). A replay is recorded, with an
+    # incident, since the server cannot tell the scan was of the item that came back.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    back = await _checked_out_and_scanned_back(client, db, w, item)
+    body = {
+        "verification_id": back,
+        "client_id": str(uuid.uuid4()),
+        "inspection": {"result": "fail", "notes": "hammer spring changed"},
+    }
+    url = f"/api/v1/productions/{w.production_id}/checkins"
+    r = await client.post(url, json=body, headers=w.h("prop_master"))
+    assert r.status_code == 409, r.text  # sent online, the old scan is refused
+    replay = {**body, "offline": True, "client_time": datetime.now(UTC).isoformat()}
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 200, r.text
+    assert r.json()["in_at"] is not None
+    assert await status_of(client, w, item["id"]) == "quarantined"
+    failed = await db.fetchval(
+        "SELECT count(*) FROM inspections WHERE item_id = $1 AND result = 'fail'",
+        uuid.UUID(item["id"]),
+    )
+    assert failed == 1
+    (incident,) = await _system_incidents(db, item)
+    assert incident.startswith("Offline check-in the server would have refused")
+    # Replayed again: stored once.
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 200, r.text
+    assert len(await _system_incidents(db, item)) == 1
+
+
+async def test_a_check_in_replayed_late_is_timed_on_the_phone_when_it_can_be(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Scan and check-in both made offline, a minute apart on the phone's clock: within
+    # the window on set, however late the replay. Recorded without an incident.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    scanned = datetime.now(UTC)
+    offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": True}
+    scan = {"client_id": str(uuid.uuid4()), "client_time": scanned.isoformat()}
+    scan["offline"] = {**offline, "snapshot_at": scanned.isoformat()}
+    back = await _checked_out_and_scanned_back(client, db, w, item, **scan)
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkins",
+        json={
+            "verification_id": back,
+            "client_id": str(uuid.uuid4()),
+            "inspection": {"result": "pass", "notes": ""},
+            "offline": True,
+            "client_time": (scanned + timedelta(minutes=1)).isoformat(),
+        },
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
+    assert await _system_incidents(db, item) == []
+    assert await status_of(client, w, item["id"]) == "active"

@@ -143,6 +143,44 @@ async def test_offline_handoff_is_queued_and_stored_exactly_once(
                 r = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code < 300, (path, r.text)
         assert await stored() == (1, 1, 1)
+
+        # Taken back offline, with a failed after-use inspection: queued as a replay with
+        # the phone's time, so the server records it (and quarantines the item) however
+        # late it arrives; a check-in sent late used to be refused with its inspection.
+        await phone_context.set_offline(True)
+        await page.goto(f"{live_server}/#/custody/in")
+        await page.locator("#code-input").wait_for()
+        await page.locator("#code-input").fill(code)
+        await page.get_by_role("button", name="Check this code").click()
+        await page.wait_for_function(
+            "() => document.querySelector('#verdict-word')?.textContent === 'CHECK THE ITEM'"
+        )
+        await page.get_by_role("button", name="Matches").click()
+        await page.get_by_role("button", name="Take it back — after-use check").click()
+        await page.get_by_label("Failed: damaged or changed (quarantines it)").check()
+        await page.get_by_role("button", name="Record check-in").click()
+        await page.get_by_text("the check-in is saved on this phone").wait_for()
+        queued = await page.evaluate("() => window.propcheck.outbox.entries()")
+        checkin = [e for e in queued if e["path"].endswith("/checkins")]
+        assert len(checkin) == 1 and checkin[0]["json"]["offline"] is True
+        assert checkin[0]["json"]["client_time"]
+        await phone_context.set_offline(False)
+        await outbox.wait_for(state="detached", timeout=15_000)
+        back = await conn.fetchrow(
+            "SELECT c.in_at, i.status FROM checkouts c JOIN items i ON i.id = c.item_id"
+            " WHERE c.item_id = $1",
+            item["id"],
+        )
+        assert back["in_at"] is not None and back["status"] == "quarantined"
+        assert (
+            await _count(
+                conn,
+                "SELECT count(*) FROM inspections WHERE item_id = $1 AND result = 'fail'"
+                " AND kind = 'after_use'",
+                item["id"],
+            )
+            == 1
+        )
     finally:
         await conn.close()
 

@@ -229,7 +229,13 @@ export class CustodyView {
         }
       }
     }
-    await this.app.outbox.add({ path: `${this.base}/checkins`, json: body, label: `Check-in of ${result.item?.name ?? "an item"}` });
+    await this.app.outbox.add({
+      path: `${this.base}/checkins`,
+      // A replay: the item came back now, on the phone's clock, however late it is sent
+      // (the server records it, and its after-use inspection, even past the window).
+      json: { ...body, offline: true, client_time: new Date().toISOString() },
+      label: `Check-in of ${result.item?.name ?? "an item"}`,
+    });
     msg.replaceChildren(notice("Offline: the check-in is saved on this phone and will be sent when the network is back.", "ok"), h("a", { class: "btn", href: "#/custody" }, "Back to hand-offs"));
   }
 }
