@@ -59,12 +59,11 @@ class CheckinIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen
     verification_id: UUID
     inspection: AfterUse | None = None
     client_id: UUID | None = None
-    #: Replayed from a phone's outbox: the item came back on set, so the check-in and
-    #: its after-use inspection are recorded even when the scan is too old by the
-    #: server's measure, with an incident saying why (a failed inspection was lost).
+    #: Replayed from a phone's outbox: when the check-in is refused (its scan too old
+    #: by now, or the item no longer checked out), its after-use inspection is still
+    #: recorded, once, so that a failed one quarantines the item; it used to be lost.
     offline: bool = False
-    #: When the phone recorded the check-in (replays): with the scan's own client_time
-    #: it measures the scan's age on set, not at replay.
+    #: When the phone recorded the check-in (replays): kept in the event.
     client_time: datetime | None = None
 
 
@@ -122,6 +121,8 @@ def _refused(detail: str, reasons: tuple[rules.Reason, ...] = ()) -> Response[di
 #: Namespace of the incident ids made from an unrecordable offline hand-off's client_id
 #: (a replay of the hand-off finds the incident already there).
 _UNRECORDED_HANDOFF = uuid.UUID("6f1d9c2e-3f55-4a43-9b2c-7c4f1f0e8a11")
+#: Namespace of the inspection ids made from a refused check-in replay's client_id.
+_REFUSED_CHECKIN = uuid.UUID("2b7e51c4-8d0a-4f3e-a6b9-5c1d2e3f4a70")
 
 
 class CustodyController(Controller):
@@ -280,6 +281,36 @@ class CustodyController(Controller):
             return _refused("This item is already checked out, or that scan was already used.")
         return Response(_custody(row), status_code=201)
 
+    @staticmethod
+    async def _keep_inspection(
+        conn: asyncpg.Connection,
+        production_id: UUID,
+        v: asyncpg.Record,
+        data: CheckinIn,
+        principal: Principal,
+    ) -> str:
+        """A refused check-in replayed from a phone: its after-use inspection was made on
+        set all the same. Recorded once however often the phone replays it (its id comes
+        from the check-in's client_id), so that a failed one quarantines the item.
+        Returns the words to add to the refusal."""
+        if not data.offline or data.inspection is None:
+            return ""
+        await record_inspection(
+            conn,
+            production_id=production_id,
+            item_id=v["item_id"],
+            kind="after_use",
+            result=data.inspection.result,
+            notes=data.inspection.notes,
+            actor=principal.actor,
+            client_id=(
+                uuid.uuid5(_REFUSED_CHECKIN, str(data.client_id))
+                if data.client_id is not None
+                else None
+            ),
+        )
+        return " Its after-use inspection was recorded."
+
     @post("/checkins", operation_id="checkIn", status_code=200)
     async def check_in(
         self, production_id: UUID, data: CheckinIn, principal: Principal, conn: asyncpg.Connection
@@ -306,11 +337,23 @@ class CustodyController(Controller):
             await conn.fetchrow(q("item_lock"), v["item_id"])
             await conn.execute(q("lock_chain"), production_id)
             age = await conn.fetchval(q("clock_now")) - v["created_at"]
-            if data.offline and data.client_time is not None and v["client_time"] is not None:
-                age = data.client_time - v["client_time"]
-            too_old = not timedelta(0) <= age <= timedelta(minutes=minutes)
-            if too_old and not data.offline:
-                return _refused("That scan is too old: scan the returned item again.")
+            # The server's clock, replays included: the check-in closes the check-out
+            # open now, so only a scan made within the window may stand for "the item
+            # is back now". Timed on the phone's clock, a late replay closed a later
+            # check-out of the item, to another performer, who still held it (review).
+            if age > timedelta(minutes=minutes):
+                kept = await self._keep_inspection(conn, production_id, v, data, principal)
+                return _refused("That scan is too old: scan the returned item again." + kept)
+            out = await conn.fetchrow(q("open_checkout_scan"), v["item_id"])
+            if out is not None and v["scanned_at"] < out["scanned_at"]:
+                # A scan from before this hand-off (a replay queued on one phone while
+                # another took the item back and handed it out again) is not this
+                # return. An offline scan is timed by its phone's clock, all there is.
+                kept = await self._keep_inspection(conn, production_id, v, data, principal)
+                return _refused(
+                    f"That scan was made before the item was handed to {out['performer']}: "
+                    "scan the returned item again." + kept
+                )
             row = await conn.fetchrow(
                 q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
             )
@@ -322,19 +365,17 @@ class CustodyController(Controller):
                     )
                     if done is not None:
                         return Response(_custody(done), status_code=200)
-                return _refused("This item is not checked out.")
+                kept = await self._keep_inspection(conn, production_id, v, data, principal)
+                return _refused("This item is not checked out." + kept)
+            body: dict[str, Any] = {
+                "checkout_id": row["id"],
+                "verification_id": v["id"],
+                "client_id": data.client_id,
+            }
+            if data.offline:
+                body |= {"offline": True, "client_time": data.client_time}
             await append(
-                conn,
-                production_id,
-                "custody.checked_in",
-                principal.actor,
-                v["item_id"],
-                {
-                    "checkout_id": row["id"],
-                    "verification_id": v["id"],
-                    "client_id": data.client_id,
-                    "offline": data.offline,
-                },
+                conn, production_id, "custody.checked_in", principal.actor, v["item_id"], body
             )
             if data.inspection is not None:
                 await record_inspection(
@@ -345,20 +386,6 @@ class CustodyController(Controller):
                     result=data.inspection.result,
                     notes=data.inspection.notes,
                     actor=principal.actor,
-                )
-            if too_old:  # a replay: recorded, and the item waits for a look
-                await open_incident(
-                    conn,
-                    production_id=production_id,
-                    item_id=v["item_id"],
-                    kind="other",
-                    description=(
-                        "Offline check-in the server would have refused: its scan was not "
-                        f"within the {minutes:g}-minute window of the check-in. Make sure "
-                        "the item that came back is this one."
-                    ),
-                    actor="system",
-                    verification_id=v["id"],
                 )
         return Response(_custody(row), status_code=200)
 

@@ -101,6 +101,15 @@ UPDATE checkouts SET in_at = clock_timestamp(), in_by = $2, in_verification_id =
 WHERE item_id = $1 AND in_at IS NULL
 RETURNING id, item_id, performer, scene, take, out_at, in_at;
 
+-- name: open_checkout_scan
+-- The item's open check-out, with when its hand-off scan was made: an online scan when
+-- it was stored; an offline one (stored when replayed, later) by the phone's clock.
+SELECT c.id, c.performer,
+       CASE WHEN v.offline THEN coalesce(v.client_time, v.created_at) ELSE v.created_at
+       END AS scanned_at
+FROM checkouts c JOIN verifications v ON v.id = c.out_verification_id
+WHERE c.item_id = $1 AND c.in_at IS NULL;
+
 -- name: checkin_by_client_id
 -- A check-in stored earlier under the same client id, in this production only.
 SELECT id, item_id, performer, scene, take, out_at, in_at FROM checkouts
@@ -129,7 +138,10 @@ SELECT status FROM items WHERE id = $1;
 -- A verification used for a hand-off, with its confirmation and the item's current tag.
 SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmation,
        v.purpose, v.handoff_to, v.actor, v.device, v.created_at, t.code AS tag_code,
-       t.status AS tag_status, c.match AS confirmed_match, v.client_time
+       t.status AS tag_status, c.match AS confirmed_match, v.client_time,
+       -- When the scan was made: as open_checkout_scan says it.
+       CASE WHEN v.offline THEN coalesce(v.client_time, v.created_at) ELSE v.created_at
+       END AS scanned_at
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id
 LEFT JOIN confirmations c ON c.verification_id = v.id

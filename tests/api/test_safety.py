@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -939,21 +939,13 @@ async def _checked_out_and_scanned_back(
     return str(back["verification_id"])
 
 
-async def _system_incidents(db: Any, item: dict[str, Any]) -> list[str]:
-    rows = await db.fetch(
-        "SELECT description FROM incidents WHERE item_id = $1 AND actor = 'system'",
-        uuid.UUID(item["id"]),
-    )
-    return [r["description"] for r in rows]
-
-
 async def test_a_check_in_sent_late_from_the_outbox_keeps_its_failed_inspection(
     client: AsyncTestClient[Any], db: Any
 ) -> None:
     # The check-in could not be sent (no signal) and reached the server past the
-    # hand-off window. It was refused as too old, and its failed after-use inspection
-    # with it: the item stayed active (found by review). A replay is recorded, with an
-    # incident, since the server cannot tell the scan was of the item that came back.
+    # hand-off window: refused as too old (it would close whatever check-out of the item
+    # is open by then). Its failed after-use inspection was lost with it, and the item
+    # stayed active (found by review). A replay keeps the inspection, once.
     w = await make_world(db, client)
     item = await ready_item(client, w)
     back = await _checked_out_and_scanned_back(client, db, w, item)
@@ -964,48 +956,103 @@ async def test_a_check_in_sent_late_from_the_outbox_keeps_its_failed_inspection(
     }
     url = f"/api/v1/productions/{w.production_id}/checkins"
     r = await client.post(url, json=body, headers=w.h("prop_master"))
-    assert r.status_code == 409, r.text  # sent online, the old scan is refused
+    assert r.status_code == 409, r.text  # sent online: refused, nothing kept
+    assert await _failed_inspections(db, item) == 0
     replay = {**body, "offline": True, "client_time": datetime.now(UTC).isoformat()}
-    r = await client.post(url, json=replay, headers=w.h("prop_master"))
-    assert r.status_code == 200, r.text
-    assert r.json()["in_at"] is not None
+    for _ in range(2):  # a phone that lost the answer sends it again
+        r = await client.post(url, json=replay, headers=w.h("prop_master"))
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"].endswith("Its after-use inspection was recorded.")
+    assert await _failed_inspections(db, item) == 1
     assert await status_of(client, w, item["id"]) == "quarantined"
-    failed = await db.fetchval(
+    still_out = await db.fetchval(
+        "SELECT count(*) FROM checkouts WHERE item_id = $1 AND in_at IS NULL",
+        uuid.UUID(item["id"]),
+    )
+    assert still_out == 1
+
+
+async def test_a_late_check_in_replay_never_closes_a_later_hand_off(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Phone A scans the item back and queues the check-in; meanwhile phone B checks it
+    # in and hands it to Bea. A's replay arrives later: Bea's check-out stays open (it
+    # was closed, and the item counted as returned while Bea held it: found by review).
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    a_scan = await _checked_out_and_scanned_back(client, db, w, item)
+    b_scan = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    url = f"/api/v1/productions/{w.production_id}/checkins"
+    ok = {"verification_id": b_scan["verification_id"], "inspection": {"result": "pass"}}
+    assert (await client.post(url, json=ok, headers=w.h("prop_master"))).status_code == 200
+    to_bea = await handoff_scan(client, w, item, "Bea")
+    assert (await check_out(client, w, to_bea["verification_id"], "Bea")).status_code == 201
+    replay = {
+        "verification_id": a_scan,
+        "client_id": str(uuid.uuid4()),
+        "offline": True,
+        "client_time": datetime.now(UTC).isoformat(),
+    }
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 409, r.text
+    open_to = await db.fetchval(
+        "SELECT performer FROM checkouts WHERE item_id = $1 AND in_at IS NULL",
+        uuid.UUID(item["id"]),
+    )
+    assert open_to == "Bea"
+
+
+async def _failed_inspections(db: Any, item: dict[str, Any]) -> int:
+    n: int = await db.fetchval(
         "SELECT count(*) FROM inspections WHERE item_id = $1 AND result = 'fail'",
         uuid.UUID(item["id"]),
     )
-    assert failed == 1
-    (incident,) = await _system_incidents(db, item)
-    assert incident.startswith("Offline check-in the server would have refused")
-    # Replayed again: stored once.
-    r = await client.post(url, json=replay, headers=w.h("prop_master"))
-    assert r.status_code == 200, r.text
-    assert len(await _system_incidents(db, item)) == 1
+    return n
 
 
-async def test_a_check_in_replayed_late_is_timed_on_the_phone_when_it_can_be(
+async def test_an_offline_return_scan_replayed_late_never_closes_a_later_hand_off(
     client: AsyncTestClient[Any], db: Any
 ) -> None:
-    # Scan and check-in both made offline, a minute apart on the phone's clock: within
-    # the window on set, however late the replay. Recorded without an incident.
+    # The same race with phone A offline for the scan too: its scan is stored when it is
+    # replayed, so by the server's clock it looks fresh. Its own time on set comes
+    # before Bea's hand-off scan: it is not her return.
     w = await make_world(db, client)
     item = await ready_item(client, w)
-    scanned = datetime.now(UTC)
+    to_alex = await handoff_scan(client, w, item, "Alex")
+    assert (await check_out(client, w, to_alex["verification_id"], "Alex")).status_code == 201
+    on_set = datetime.now(UTC)
+    url = f"/api/v1/productions/{w.production_id}/checkins"
+    b_scan = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    ok = {"verification_id": b_scan["verification_id"], "inspection": {"result": "pass"}}
+    assert (await client.post(url, json=ok, headers=w.h("prop_master"))).status_code == 200
+    to_bea = await handoff_scan(client, w, item, "Bea")
+    assert (await check_out(client, w, to_bea["verification_id"], "Bea")).status_code == 201
     offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": True}
-    scan = {"client_id": str(uuid.uuid4()), "client_time": scanned.isoformat()}
-    scan["offline"] = {**offline, "snapshot_at": scanned.isoformat()}
-    back = await _checked_out_and_scanned_back(client, db, w, item, **scan)
-    r = await client.post(
-        f"/api/v1/productions/{w.production_id}/checkins",
-        json={
-            "verification_id": back,
-            "client_id": str(uuid.uuid4()),
-            "inspection": {"result": "pass", "notes": ""},
-            "offline": True,
-            "client_time": (scanned + timedelta(minutes=1)).isoformat(),
-        },
-        headers=w.h("prop_master"),
+    a_scan = await verify(
+        client,
+        w,
+        item["tag"]["code"],
+        role="prop_master",
+        purpose="checkin",
+        client_id=str(uuid.uuid4()),
+        client_time=on_set.isoformat(),
+        offline={**offline, "snapshot_at": on_set.isoformat()},
     )
-    assert r.status_code == 200, r.text
-    assert await _system_incidents(db, item) == []
-    assert await status_of(client, w, item["id"]) == "active"
+    replay = {
+        "verification_id": a_scan["verification_id"],
+        "client_id": str(uuid.uuid4()),
+        "inspection": {"result": "fail", "notes": "cracked"},
+        "offline": True,
+        "client_time": on_set.isoformat(),
+    }
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 409, r.text
+    assert "before the item was handed to Bea:" in r.json()["detail"], r.text
+    open_to = await db.fetchval(
+        "SELECT performer FROM checkouts WHERE item_id = $1 AND in_at IS NULL",
+        uuid.UUID(item["id"]),
+    )
+    assert open_to == "Bea"
+    # Its failed inspection still counts: the item Bea holds failed one.
+    assert await _failed_inspections(db, item) == 1
+    assert await status_of(client, w, item["id"]) == "quarantined"

@@ -231,8 +231,8 @@ export class CustodyView {
     }
     await this.app.outbox.add({
       path: `${this.base}/checkins`,
-      // A replay: the item came back now, on the phone's clock, however late it is sent
-      // (the server records it, and its after-use inspection, even past the window).
+      // A replay: should the server refuse it when it arrives (the scan too old by
+      // then), it still records the after-use inspection, so a failed one quarantines.
       json: { ...body, offline: true, client_time: new Date().toISOString() },
       label: `Check-in of ${result.item?.name ?? "an item"}`,
     });
