@@ -289,11 +289,12 @@ class CustodyController(Controller):
         data: CheckinIn,
         principal: Principal,
     ) -> str:
-        """A refused check-in replayed from a phone: its after-use inspection was made on
-        set all the same. Recorded once however often the phone replays it (its id comes
-        from the check-in's client_id), so that a failed one quarantines the item.
-        Returns the words to add to the refusal."""
-        if not data.offline or data.inspection is None:
+        """A refused check-in replayed from a phone: a failed after-use inspection was
+        made on set all the same, and quarantines the item. Recorded once however often
+        the phone replays it (its id comes from the check-in's client_id). A pass is not
+        kept: it would put back in service an item quarantined meanwhile (review), and the
+        check-in made again brings its own. Returns the words to add to the refusal."""
+        if not data.offline or data.inspection is None or data.inspection.result != "fail":
             return ""
         await record_inspection(
             conn,
@@ -303,13 +304,9 @@ class CustodyController(Controller):
             result=data.inspection.result,
             notes=data.inspection.notes,
             actor=principal.actor,
-            client_id=(
-                uuid.uuid5(_REFUSED_CHECKIN, str(data.client_id))
-                if data.client_id is not None
-                else None
-            ),
+            client_id=uuid.uuid5(_REFUSED_CHECKIN, str(data.client_id)),
         )
-        return " Its after-use inspection was recorded."
+        return " Its failed after-use inspection was recorded (the item is quarantined)."
 
     @post("/checkins", operation_id="checkIn", status_code=200)
     async def check_in(
@@ -324,6 +321,9 @@ class CustodyController(Controller):
                 return Response(_custody(done), status_code=200)
         if data.inspection is not None and data.inspection.result not in ("pass", "fail"):
             return json_error(400, "inspection.result is 'pass' or 'fail'.", error="bad_request")
+        if data.offline and data.client_id is None:
+            # A replay is stored once by its client_id; without one, each resend would be.
+            return json_error(400, "An offline check-in needs its client_id.", error="bad_request")
         v = await self._verification(conn, production_id, data.verification_id)
         if v["item_id"] is None:
             return _refused("That scan did not identify an item of this production.")
@@ -336,11 +336,17 @@ class CustodyController(Controller):
             # the transaction, and an item was taken back on a scan seconds too old.
             await conn.fetchrow(q("item_lock"), v["item_id"])
             await conn.execute(q("lock_chain"), production_id)
+            if data.client_id is not None:
+                # A resend of this very check-in that committed while this one waited.
+                done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id, production_id)
+                if done is not None:
+                    return Response(_custody(done), status_code=200)
             age = await conn.fetchval(q("clock_now")) - v["created_at"]
             # The server's clock, replays included: the check-in closes the check-out
-            # open now, so only a scan made within the window may stand for "the item
+            # open now, so only a scan stored within the window may stand for "the item
             # is back now". Timed on the phone's clock, a late replay closed a later
             # check-out of the item, to another performer, who still held it (review).
+            # An offline scan is stored when replayed: the next check guards it.
             if age > timedelta(minutes=minutes):
                 kept = await self._keep_inspection(conn, production_id, v, data, principal)
                 return _refused("That scan is too old: scan the returned item again." + kept)

@@ -103,9 +103,11 @@ RETURNING id, item_id, performer, scene, take, out_at, in_at;
 
 -- name: open_checkout_scan
 -- The item's open check-out, with when its hand-off scan was made: an online scan when
--- it was stored; an offline one (stored when replayed, later) by the phone's clock.
+-- it was stored; an offline one (stored when replayed, later) by the phone's clock, but
+-- never after it was stored (a phone set ahead would otherwise block every return until
+-- the server's clock caught up; review). least() ignores a NULL client_time.
 SELECT c.id, c.performer,
-       CASE WHEN v.offline THEN coalesce(v.client_time, v.created_at) ELSE v.created_at
+       CASE WHEN v.offline THEN least(v.client_time, v.created_at) ELSE v.created_at
        END AS scanned_at
 FROM checkouts c JOIN verifications v ON v.id = c.out_verification_id
 WHERE c.item_id = $1 AND c.in_at IS NULL;
@@ -140,7 +142,7 @@ SELECT v.id, v.production_id, v.item_id, v.tag_id, v.verdict, v.needs_confirmati
        v.purpose, v.handoff_to, v.actor, v.device, v.created_at, t.code AS tag_code,
        t.status AS tag_status, c.match AS confirmed_match, v.client_time,
        -- When the scan was made: as open_checkout_scan says it.
-       CASE WHEN v.offline THEN coalesce(v.client_time, v.created_at) ELSE v.created_at
+       CASE WHEN v.offline THEN least(v.client_time, v.created_at) ELSE v.created_at
        END AS scanned_at
 FROM verifications v
 LEFT JOIN tags t ON t.id = v.tag_id

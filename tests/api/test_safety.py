@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -962,7 +962,9 @@ async def test_a_check_in_sent_late_from_the_outbox_keeps_its_failed_inspection(
     for _ in range(2):  # a phone that lost the answer sends it again
         r = await client.post(url, json=replay, headers=w.h("prop_master"))
         assert r.status_code == 409, r.text
-        assert r.json()["detail"].endswith("Its after-use inspection was recorded.")
+        assert r.json()["detail"].endswith(
+            "Its failed after-use inspection was recorded (the item is quarantined)."
+        )
     assert await _failed_inspections(db, item) == 1
     assert await status_of(client, w, item["id"]) == "quarantined"
     still_out = await db.fetchval(
@@ -1056,3 +1058,74 @@ async def test_an_offline_return_scan_replayed_late_never_closes_a_later_hand_of
     # Its failed inspection still counts: the item Bea holds failed one.
     assert await _failed_inspections(db, item) == 1
     assert await status_of(client, w, item["id"]) == "quarantined"
+
+
+async def test_a_pass_from_a_refused_check_in_replay_does_not_reactivate_the_item(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Phone A queues its return with a passing inspection; phone B checks the item in
+    # first, with a failed one (quarantined). A's replay is refused (not checked out):
+    # its pass was kept and put the item back in service (found by review).
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    a_scan = await _checked_out_and_scanned_back(client, db, w, item)
+    b_scan = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    url = f"/api/v1/productions/{w.production_id}/checkins"
+    failed = {"verification_id": b_scan["verification_id"], "inspection": {"result": "fail"}}
+    assert (await client.post(url, json=failed, headers=w.h("prop_master"))).status_code == 200
+    assert await status_of(client, w, item["id"]) == "quarantined"
+    replay = {
+        "verification_id": a_scan,
+        "client_id": str(uuid.uuid4()),
+        "inspection": {"result": "pass"},
+        "offline": True,
+    }
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 409, r.text
+    assert await status_of(client, w, item["id"]) == "quarantined"
+    # And a replay must say which one it is: stored once by its client_id.
+    del replay["client_id"]
+    r = await client.post(url, json=replay, headers=w.h("prop_master"))
+    assert r.status_code == 400, r.text
+
+
+async def test_a_hand_off_phone_set_ahead_does_not_block_the_return(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # An offline hand-off from a phone whose clock runs 5 minutes ahead: its scan's
+    # time on set is later than the (online) return scan that follows it. Taken at its
+    # word, every return was refused as made before the hand-off until the server's
+    # clock caught up (found by review); an offline scan counts no later than stored.
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    ahead = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": False}
+    out_scan = await verify(
+        client,
+        w,
+        item["tag"]["code"],
+        role="prop_master",
+        purpose="checkout",
+        handoff_to="Alex",
+        client_id=str(uuid.uuid4()),
+        client_time=ahead,
+        offline={**offline, "snapshot_at": ahead},
+    )
+    out = {
+        "verification_id": out_scan["verification_id"],
+        "performer": "Alex",
+        "client_id": str(uuid.uuid4()),
+        "offline": True,
+        "client_time": ahead,
+    }
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkouts", json=out, headers=w.h("prop_master")
+    )
+    assert r.status_code == 201, r.text
+    back = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkins",
+        json={"verification_id": back["verification_id"], "inspection": {"result": "pass"}},
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 200, r.text
