@@ -121,8 +121,13 @@ def _refused(detail: str, reasons: tuple[rules.Reason, ...] = ()) -> Response[di
 #: Namespace of the incident ids made from an unrecordable offline hand-off's client_id
 #: (a replay of the hand-off finds the incident already there).
 _UNRECORDED_HANDOFF = uuid.UUID("6f1d9c2e-3f55-4a43-9b2c-7c4f1f0e8a11")
-#: Namespace of the inspection ids made from a refused check-in replay's client_id.
-_REFUSED_CHECKIN = uuid.UUID("2b7e51c4-8d0a-4f3e-a6b9-5c1d2e3f4a70")
+#: Namespace of the after-use inspection ids made from a check-in's client_id: the
+#: inspection a refused replay kept is the one its resend brings when it succeeds.
+_CHECKIN_INSPECTION = uuid.UUID("2b7e51c4-8d0a-4f3e-a6b9-5c1d2e3f4a70")
+
+
+def _inspection_id(data: CheckinIn) -> UUID | None:
+    return None if data.client_id is None else uuid.uuid5(_CHECKIN_INSPECTION, str(data.client_id))
 
 
 class CustodyController(Controller):
@@ -304,7 +309,7 @@ class CustodyController(Controller):
             result=data.inspection.result,
             notes=data.inspection.notes,
             actor=principal.actor,
-            client_id=uuid.uuid5(_REFUSED_CHECKIN, str(data.client_id)),
+            client_id=_inspection_id(data),
         )
         return " Its failed after-use inspection was recorded (the item is quarantined)."
 
@@ -392,6 +397,8 @@ class CustodyController(Controller):
                     result=data.inspection.result,
                     notes=data.inspection.notes,
                     actor=principal.actor,
+                    # Stored once, should a refused replay of it have kept it already.
+                    client_id=_inspection_id(data),
                 )
         return Response(_custody(row), status_code=200)
 

@@ -1129,3 +1129,54 @@ async def test_a_hand_off_phone_set_ahead_does_not_block_the_return(
         headers=w.h("prop_master"),
     )
     assert r.status_code == 200, r.text
+
+
+async def test_a_failed_inspection_kept_from_a_refused_replay_is_stored_once(
+    client: AsyncTestClient[Any], db: Any
+) -> None:
+    # Phone B's queued return (failed inspection) arrives before phone A's queued
+    # hand-off: refused, not checked out, its inspection kept. Its answer lost, B sends it
+    # again after A's hand-off arrived: the check-in succeeds, and its inspection is the
+    # one already kept, not a second (found by review).
+    w = await make_world(db, client)
+    item = await ready_item(client, w)
+    handed = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    b_scan = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
+    url = f"/api/v1/productions/{w.production_id}/checkins"
+    b_checkin = {
+        "verification_id": b_scan["verification_id"],
+        "client_id": str(uuid.uuid4()),
+        "inspection": {"result": "fail", "notes": "cracked"},
+        "offline": True,
+    }
+    r = await client.post(url, json=b_checkin, headers=w.h("prop_master"))
+    assert r.status_code == 409, r.text
+    assert await _failed_inspections(db, item) == 1
+    offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": False}
+    a_scan = await verify(
+        client,
+        w,
+        item["tag"]["code"],
+        role="prop_master",
+        purpose="checkout",
+        handoff_to="Alex",
+        client_id=str(uuid.uuid4()),
+        client_time=handed,
+        offline={**offline, "snapshot_at": handed},
+    )
+    a_checkout = {
+        "verification_id": a_scan["verification_id"],
+        "performer": "Alex",
+        "client_id": str(uuid.uuid4()),
+        "offline": True,
+        "client_time": handed,
+    }
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkouts",
+        json=a_checkout,
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(url, json=b_checkin, headers=w.h("prop_master"))
+    assert r.status_code == 200, r.text
+    assert await _failed_inspections(db, item) == 1
