@@ -287,31 +287,44 @@ class CustodyController(Controller):
         return Response(_custody(row), status_code=201)
 
     @staticmethod
-    async def _keep_inspection(
+    async def _after_use(
         conn: asyncpg.Connection,
         production_id: UUID,
         v: asyncpg.Record,
         data: CheckinIn,
+        inspection: AfterUse,
         principal: Principal,
-    ) -> str:
-        """A refused check-in replayed from a phone: a failed after-use inspection was
-        made on set all the same, and quarantines the item. Recorded once however often
-        the phone replays it (its id comes from the check-in's client_id). A pass is not
-        kept: it would put back in service an item quarantined meanwhile (review), and the
-        check-in made again brings its own. Returns the words to add to the refusal."""
-        if not data.offline or data.inspection is None or data.inspection.result != "fail":
-            return ""
+    ) -> None:
+        """Record the check-in's after-use inspection under an id made from its
+        client_id: stored once, whether a refused replay of it kept it first or not."""
         await record_inspection(
             conn,
             production_id=production_id,
             item_id=v["item_id"],
             kind="after_use",
-            result=data.inspection.result,
-            notes=data.inspection.notes,
+            result=inspection.result,
+            notes=inspection.notes,
             actor=principal.actor,
             client_id=_inspection_id(data),
         )
-        return " Its failed after-use inspection was recorded (the item is quarantined)."
+
+    async def _refuse_check_in(
+        self,
+        conn: asyncpg.Connection,
+        production_id: UUID,
+        v: asyncpg.Record,
+        data: CheckinIn,
+        principal: Principal,
+        why: str,
+    ) -> Response[Any]:
+        """Refuse the check-in. A replay's failed after-use inspection was made on set all
+        the same: it is recorded (once however often the phone replays it) and
+        quarantines the item. A pass is not kept: it would put back in service an item
+        quarantined meanwhile (review), and the check-in made again brings its own."""
+        if data.offline and data.inspection is not None and data.inspection.result == "fail":
+            await self._after_use(conn, production_id, v, data, data.inspection, principal)
+            why += " Its failed after-use inspection was recorded (the item is quarantined)."
+        return _refused(why)
 
     @post("/checkins", operation_id="checkIn", status_code=200)
     async def check_in(
@@ -321,6 +334,8 @@ class CustodyController(Controller):
         inspection (a failed one quarantines the item)."""
         principal.require(production_id, Perm.ACT)
         if data.client_id is not None:
+            # A replay already stored, answered without taking the chain head (which
+            # holds up the production's verifies); asked again under the locks below.
             done = await conn.fetchrow(q("checkin_by_client_id"), data.client_id, production_id)
             if done is not None:
                 return Response(_custody(done), status_code=200)
@@ -353,31 +368,37 @@ class CustodyController(Controller):
             # check-out of the item, to another performer, who still held it (review).
             # An offline scan is stored when replayed: the next check guards it.
             if age > timedelta(minutes=minutes):
-                kept = await self._keep_inspection(conn, production_id, v, data, principal)
-                return _refused("That scan is too old: scan the returned item again." + kept)
+                return await self._refuse_check_in(
+                    conn,
+                    production_id,
+                    v,
+                    data,
+                    principal,
+                    "That scan is too old: scan the returned item again.",
+                )
             out = await conn.fetchrow(q("open_checkout_scan"), v["item_id"])
             if out is not None and v["scanned_at"] < out["scanned_at"]:
                 # A scan from before this hand-off (a replay queued on one phone while
                 # another took the item back and handed it out again) is not this
                 # return. An offline scan is timed by its phone's clock, all there is.
-                kept = await self._keep_inspection(conn, production_id, v, data, principal)
-                return _refused(
+                return await self._refuse_check_in(
+                    conn,
+                    production_id,
+                    v,
+                    data,
+                    principal,
                     f"That scan was made before the item was handed to {out['performer']}: "
-                    "scan the returned item again." + kept
+                    "scan the returned item again.",
                 )
             row = await conn.fetchrow(
                 q("close_checkout"), v["item_id"], principal.actor, v["id"], data.client_id
             )
             if row is None:
-                if data.client_id is not None:
-                    # A concurrent replay of the same check-in committed first.
-                    done = await conn.fetchrow(
-                        q("checkin_by_client_id"), data.client_id, production_id
-                    )
-                    if done is not None:
-                        return Response(_custody(done), status_code=200)
-                kept = await self._keep_inspection(conn, production_id, v, data, principal)
-                return _refused("This item is not checked out." + kept)
+                # (A resend of this check-in that committed first was answered above:
+                # it held the item's row, which this one waited for.)
+                return await self._refuse_check_in(
+                    conn, production_id, v, data, principal, "This item is not checked out."
+                )
             body: dict[str, Any] = {
                 "checkout_id": row["id"],
                 "verification_id": v["id"],
@@ -389,17 +410,7 @@ class CustodyController(Controller):
                 conn, production_id, "custody.checked_in", principal.actor, v["item_id"], body
             )
             if data.inspection is not None:
-                await record_inspection(
-                    conn,
-                    production_id=production_id,
-                    item_id=v["item_id"],
-                    kind="after_use",
-                    result=data.inspection.result,
-                    notes=data.inspection.notes,
-                    actor=principal.actor,
-                    # Stored once, should a refused replay of it have kept it already.
-                    client_id=_inspection_id(data),
-                )
+                await self._after_use(conn, production_id, v, data, data.inspection, principal)
         return Response(_custody(row), status_code=200)
 
     @get("/custody", operation_id="custodyBoard")

@@ -190,6 +190,15 @@ async def test_every_write_the_verdict_reads_bumps_the_item_version(
     assert await db.fetchval("SELECT facts_version FROM productions WHERE id = $1", pid) > before
 
 
+def _cleared_row(world: World, item_id: uuid.UUID) -> tuple[list[Any], str]:
+    """A CLEARED check of ``item_id``, as the recorder takes it: the verifications
+    columns in record_verifications' order, and the event's body."""
+    vid = uuid.uuid4()
+    args = [vid, None, uuid.UUID(world.production_id), "PC-TEST", None, item_id, "CLEARED"]
+    args += [[], False, "check", None, "code", None, "user:test", "test", False, None]
+    return args, canonical({"v": str(vid)})
+
+
 async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
     app_pool: asyncpg.Pool,
     db: asyncpg.Connection,
@@ -201,13 +210,10 @@ async def test_a_stale_row_in_a_batch_fails_alone_and_nobody_waits_forever(
     current = await _version(db, iid)
 
     def call(i: int) -> Awaitable[Any]:
-        vid = uuid.uuid4()
-        args = [vid, None, uuid.UUID(world.production_id), "PC-TEST", None, iid, "CLEARED"]
-        args += [[], False, "check", None, "code", None, "user:test", "test", False, None]
         # Every other row, the first (the batch's leader) included, was decided on an
         # older version of the item.
         versions = (current - 1 if i % 2 == 0 else current, None)
-        return record_as_request(app_pool, args, canonical({"v": str(vid)}), versions)
+        return record_as_request(app_pool, *_cleared_row(world, iid), versions)
 
     results = await asyncio.wait_for(
         asyncio.gather(*(call(i) for i in range(10)), return_exceptions=True), 10
@@ -235,11 +241,8 @@ async def test_a_cleared_that_lapsed_before_its_record_is_refused_alone(
     lapsed, good = db_now - timedelta(seconds=1), db_now + timedelta(hours=1)
 
     def call(i: int) -> Awaitable[Any]:
-        vid = uuid.uuid4()
-        args = [vid, None, uuid.UUID(world.production_id), "PC-TEST", None, iid, "CLEARED"]
-        args += [[], False, "check", None, "code", None, "user:test", "test", False, None]
         lapses = lapsed if i % 2 == 0 else good
-        return record_as_request(app_pool, args, canonical({"v": str(vid)}), (None, None), lapses)
+        return record_as_request(app_pool, *_cleared_row(world, iid), (None, None), lapses)
 
     results = await asyncio.wait_for(
         asyncio.gather(*(call(i) for i in range(10)), return_exceptions=True), 10

@@ -1089,6 +1089,29 @@ async def test_a_pass_from_a_refused_check_in_replay_does_not_reactivate_the_ite
     assert r.status_code == 400, r.text
 
 
+async def _offline_hand_off_to_alex(
+    client: AsyncTestClient[Any], w: World, item: dict[str, Any], at: str
+) -> None:
+    """A phone's queued hand-off of ``item`` to Alex at ``at`` on its clock, replayed:
+    its scan, then its check-out (recorded, as a replay always is)."""
+    vid = str(uuid.uuid4())
+    body = offline_handoff_scan(item, vid, at)
+    r = await client.post("/api/v1/verify", json=body, headers=w.h("prop_master"))
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/checkouts",
+        json={
+            "verification_id": vid,
+            "performer": "Alex",
+            "client_id": str(uuid.uuid4()),
+            "offline": True,
+            "client_time": at,
+        },
+        headers=w.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+
+
 async def test_a_hand_off_phone_set_ahead_does_not_block_the_return(
     client: AsyncTestClient[Any], db: Any
 ) -> None:
@@ -1099,29 +1122,7 @@ async def test_a_hand_off_phone_set_ahead_does_not_block_the_return(
     w = await make_world(db, client)
     item = await ready_item(client, w)
     ahead = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
-    offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": False}
-    out_scan = await verify(
-        client,
-        w,
-        item["tag"]["code"],
-        role="prop_master",
-        purpose="checkout",
-        handoff_to="Alex",
-        client_id=str(uuid.uuid4()),
-        client_time=ahead,
-        offline={**offline, "snapshot_at": ahead},
-    )
-    out = {
-        "verification_id": out_scan["verification_id"],
-        "performer": "Alex",
-        "client_id": str(uuid.uuid4()),
-        "offline": True,
-        "client_time": ahead,
-    }
-    r = await client.post(
-        f"/api/v1/productions/{w.production_id}/checkouts", json=out, headers=w.h("prop_master")
-    )
-    assert r.status_code == 201, r.text
+    await _offline_hand_off_to_alex(client, w, item, ahead)
     back = await verify(client, w, item["tag"]["code"], role="prop_master", purpose="checkin")
     r = await client.post(
         f"/api/v1/productions/{w.production_id}/checkins",
@@ -1152,31 +1153,7 @@ async def test_a_failed_inspection_kept_from_a_refused_replay_is_stored_once(
     r = await client.post(url, json=b_checkin, headers=w.h("prop_master"))
     assert r.status_code == 409, r.text
     assert await _failed_inspections(db, item) == 1
-    offline = {"verdict": "CLEARED", "reasons": [], "needs_confirmation": False}
-    a_scan = await verify(
-        client,
-        w,
-        item["tag"]["code"],
-        role="prop_master",
-        purpose="checkout",
-        handoff_to="Alex",
-        client_id=str(uuid.uuid4()),
-        client_time=handed,
-        offline={**offline, "snapshot_at": handed},
-    )
-    a_checkout = {
-        "verification_id": a_scan["verification_id"],
-        "performer": "Alex",
-        "client_id": str(uuid.uuid4()),
-        "offline": True,
-        "client_time": handed,
-    }
-    r = await client.post(
-        f"/api/v1/productions/{w.production_id}/checkouts",
-        json=a_checkout,
-        headers=w.h("prop_master"),
-    )
-    assert r.status_code == 201, r.text
+    await _offline_hand_off_to_alex(client, w, item, handed)
     r = await client.post(url, json=b_checkin, headers=w.h("prop_master"))
     assert r.status_code == 200, r.text
     assert await _failed_inspections(db, item) == 1
