@@ -30,6 +30,7 @@ from api.facts_cache import FactsCache
 from api.health import health
 from api.incidents import IncidentController
 from api.inspections import InspectionController, PolicyController
+from api.invitations import AcceptInvitationController, InvitationController
 from api.items import ItemController
 from api.label_routes import LabelController
 from api.media import MediaController, load_media_key
@@ -191,6 +192,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Lit
         EnrollmentController,
         DeviceController,
         ProductionController,
+        InvitationController,
+        AcceptInvitationController,
         StudioController,
         ItemController,
         TagController,

@@ -132,12 +132,18 @@ class ProductionController(Controller):
     async def add_member(
         self, production_id: UUID, data: MemberIn, principal: Principal, conn: asyncpg.Connection
     ) -> list[MemberOut]:
-        """Add an existing account to the production, or change its role (studio admin)."""
+        """Add one of the studio's accounts to the production, or change its role (studio
+        admin). Anyone else joins with an invitation (createInvitation)."""
         principal.require(production_id, Perm.ADMIN)
         async with conn.transaction():
-            user_id = await conn.fetchval(q("user_id_by_email"), data.email)
+            # Only the studio's own accounts: another studio's people join by invitation
+            # (api/invitations.py), and their e-mails answer as unknown ones do.
+            user_id = await conn.fetchval(q("studio_account_by_email"), data.email, production_id)
             if user_id is None:
-                raise NotFoundException("No account has this e-mail; create it first.")
+                raise NotFoundException(
+                    "No account of this studio has this e-mail: create one (createAccount), "
+                    "or send its holder an invitation (createInvitation)."
+                )
             prev = await conn.fetchval(
                 q("upsert_production_member"), production_id, user_id, data.role
             )

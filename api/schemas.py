@@ -84,6 +84,30 @@ class EnrollmentCodeOut(_Out, frozen=True, kw_only=True):
     enroll_url: str
 
 
+class InvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    role: Literal["prop_master", "scanner", "auditor"]
+
+
+class InvitationOut(_Out, frozen=True, kw_only=True):
+    #: Shown once: the holder of the account redeems it, signed in (acceptInvitation).
+    code: str
+    expires_at: datetime
+    production_id: UUID
+    role: str
+    #: A link that opens the app on the invitation.
+    invite_url: str
+
+
+class AcceptInvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: Annotated[str, Meta(min_length=1, max_length=100, pattern=_NO_NUL)]
+
+
+class MembershipOut(_Out, frozen=True, kw_only=True):
+    production_id: UUID
+    role: str
+    previous_role: str | None = None
+
+
 class DeviceOut(_Out, frozen=True, kw_only=True):
     id: UUID
     device_name: str | None

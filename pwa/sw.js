@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v17";
+const CACHE_VERSION = "v18";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";
@@ -49,6 +49,7 @@ export const SHELL = [
   "/js/ui/item-fields.js",
   "/js/ui/item-view.js",
   "/js/ui/items-view.js",
+  "/js/ui/invite-view.js",
   "/js/ui/join-view.js",
   "/js/ui/labels.js",
   "/js/ui/outbox-view.js",

@@ -92,5 +92,38 @@ INSERT INTO users (email, display_name, password_hash) VALUES ($1, $2, $3)
 RETURNING id, email, display_name, created_at;
 
 -- name: user_id_by_email
--- Find an account by e-mail, for adding members.
+-- Find an account by e-mail (seeding and the command line; the API adds members with
+-- studio_account_by_email).
 SELECT id FROM users WHERE lower(email) = lower($1);
+
+-- name: studio_account_by_email
+-- The studio's own account with this e-mail, for adding members to its production $2:
+-- a member of the studio, one the studio created, or one that is or was a member of any
+-- of its productions. Another studio's account is not found, as an unknown e-mail is
+-- not: it joins by invitation (migration 0018), so no answer tells whether it exists.
+SELECT u.id
+FROM users u, productions p
+WHERE lower(u.email) = lower($1) AND p.id = $2
+  AND (EXISTS (SELECT 1 FROM studio_members s
+               WHERE s.user_id = u.id AND s.studio_id = p.studio_id)
+       OR EXISTS (SELECT 1 FROM production_members m JOIN productions o ON o.id = m.production_id
+                  WHERE m.user_id = u.id AND o.studio_id = p.studio_id)
+       -- The chains remember what the tables no longer hold (events_subject_idx).
+       OR EXISTS (SELECT 1 FROM events e
+                  WHERE e.subject_id = u.id AND e.kind = 'account.created'
+                    AND e.chain_id = p.studio_id)
+       OR EXISTS (SELECT 1 FROM events e JOIN productions o ON o.id = e.chain_id
+                  WHERE e.subject_id = u.id AND e.kind = 'member.added'
+                    AND o.studio_id = p.studio_id));
+
+-- name: insert_member_invitation
+-- A one-time invitation code (hash only) to join production $2 with role $3.
+INSERT INTO member_invitations (code_hash, production_id, role, created_by, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+RETURNING expires_at;
+
+-- name: claim_member_invitation
+-- Use an invitation once, for account $2: only an unused, unexpired code is claimed.
+UPDATE member_invitations SET used_at = now(), used_by = $2
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+RETURNING production_id, role;

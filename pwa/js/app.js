@@ -26,8 +26,11 @@ const ROUTES = {
   "add-phone": ["./ui/enrollment-view.js", "EnrollmentView"],
   audit: ["./ui/audit-view.js", "AuditView"],
   outbox: ["./ui/outbox-view.js", "OutboxView"],
+  invite: ["./ui/invite-view.js", "InviteView"],
 };
 const PUBLIC = new Set(["sign-in", "join"]);
+// Screens of a signed-in account that has not chosen a production (or has none yet).
+const NO_PRODUCTION = new Set(["productions", "invite"]);
 const SNAPSHOT_REFRESH_MS = 5 * 60 * 1000;
 
 class App {
@@ -54,6 +57,13 @@ class App {
     if (enroll) {
       this.pendingEnrollCode = enroll;
       history.replaceState(null, "", "#/join");
+    }
+    // An invitation link (studio admin to an account of another studio): #invite=<code>,
+    // redeemed once signed in.
+    const invite = new URLSearchParams(location.hash.slice(1)).get("invite");
+    if (invite) {
+      this.pendingInviteCode = invite;
+      history.replaceState(null, "", "#/invite");
     }
     await this.route();
     this.statusBar.refresh();
@@ -180,6 +190,7 @@ class App {
     // What this person left waiting on this phone goes now (outbox.js sends each
     // entry only with its maker's token).
     this.replay().catch((error) => console.warn("outbox replay failed", error));
+    if (this.pendingInviteCode && data.kind === "user") return this.go("#/invite");
     if (!this.session.productionId) return this.go("#/productions");
     await this.chooseProduction(this.session.productionId);
   }
@@ -240,7 +251,7 @@ class App {
     if (!this.session.signedIn && !PUBLIC.has(routeName)) {
       return this.go("#/sign-in");
     }
-    if (this.session.signedIn && !this.productionId && !PUBLIC.has(routeName) && routeName !== "productions") {
+    if (this.session.signedIn && !this.productionId && !PUBLIC.has(routeName) && !NO_PRODUCTION.has(routeName)) {
       return this.go("#/productions");
     }
     document.getElementById("production-name").textContent = this.session.data?.production_name ?? "";

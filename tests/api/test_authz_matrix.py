@@ -313,6 +313,25 @@ async def _add_member(ctx: Ctx, caller: str) -> Req:
     )
 
 
+async def _accept_invitation(ctx: Ctx, caller: str) -> Req:
+    # An invitation to a fresh production of studio A, not P: the code is what grants
+    # the membership, so every account that holds one joins (outsiders of P included),
+    # and P's own rows must stay closed to them for the rest of the matrix.
+    r = await ctx.client.post(
+        "/api/v1/productions",
+        json={"studio_id": ctx.w.studio_id, "name": f"Invited {secrets.token_hex(4)}"},
+        headers=ctx.h("studio_admin"),
+    )
+    assert r.status_code == 201, r.text
+    r = await ctx.client.post(
+        f"/api/v1/productions/{r.json()['id']}/invitations",
+        json={"role": "auditor"},
+        headers=ctx.h("studio_admin"),
+    )
+    assert r.status_code == 201, r.text
+    return Req("/api/v1/invitations/accept", {"json": {"code": r.json()["code"]}})
+
+
 async def _remove_member(ctx: Ctx, caller: str) -> Req:
     email, user_id = await ctx.account()
     r = await ctx.client.post(
@@ -447,6 +466,19 @@ MATRIX: dict[str, Op] = {
         "401 200 403 403 403 403 403 404 404 404 404",
         _add_member,
     ),
+    "createInvitation": Op(
+        "POST",
+        "/api/v1/productions/{production_id}/invitations",
+        "401 201 403 403 403 403 403 404 404 404 404",
+        _on_p("/invitations", json={"role": "scanner"}),
+    ),
+    # A phone is no account: it cannot join anything.
+    "acceptInvitation": Op(
+        "POST",
+        "/api/v1/invitations/accept",
+        "401 200 200 200 200 200 403 200 200 200 200",
+        _accept_invitation,
+    ),
     "removeMember": Op(
         "DELETE",
         "/api/v1/productions/{production_id}/members/{user_id}",
@@ -549,6 +581,7 @@ SELECT (SELECT count(*) FROM events) AS events,
        (SELECT count(first_printed_at) FROM tags) AS printed,
        (SELECT count(*) FROM tokens WHERE revoked_at IS NULL) AS live_tokens,
        (SELECT count(*) FROM enrollment_codes WHERE used_at IS NULL) AS open_codes,
+       (SELECT count(*) FROM member_invitations WHERE used_at IS NULL) AS open_invitations,
        (SELECT count(*) FROM verifications) AS verifications,
        (SELECT count(*) FROM confirmations) AS confirmations,
        (SELECT count(*) FROM inspections) AS inspections,

@@ -151,6 +151,69 @@ async def test_crew_phone_enrolls_by_the_prop_masters_link(
     await _check(page, "home-crew", artifacts_dir)
 
 
+async def test_an_account_of_another_studio_joins_by_the_admins_invitation(
+    phone_page: Any, live_server: str, database: str, artifacts_dir: Path
+) -> None:
+    """The studio cannot add another studio's account by e-mail: its admin sends an
+    invitation link, which the person opens, signs in, and joins with."""
+    import uuid
+
+    from api.seed import create_admin
+    from tests.pwa.live import PASSWORD
+
+    tag = uuid.uuid4().hex[:8]
+    studio = await create_admin(database, f"admin-{tag}@inv.test", PASSWORD, f"Inviting {tag}")
+    freelancer = f"freelancer-{tag}@elsewhere.test"
+    await create_admin(database, freelancer, PASSWORD, f"Elsewhere {tag}")
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        r = await client.post(
+            "/api/v1/auth/sign-in", json={"email": f"admin-{tag}@inv.test", "password": PASSWORD}
+        )
+        admin = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await client.post(
+            "/api/v1/productions",
+            json={"studio_id": str(studio["studio_id"]), "name": f"Night Shoot {tag}"},
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        r = await client.post(
+            f"/api/v1/productions/{pid}/members",
+            json={"email": freelancer, "role": "scanner"},
+            headers=admin,
+        )
+        assert r.status_code == 404, r.text
+        r = await client.post(
+            f"/api/v1/productions/{pid}/invitations", json={"role": "scanner"}, headers=admin
+        )
+        assert r.status_code == 201, r.text
+        link = r.json()["invite_url"]
+    page = phone_page
+    await page.goto(link)  # opened from the message the admin sent
+    await page.get_by_label("E-mail").fill(freelancer)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    code = page.get_by_label("Invitation code")
+    await code.wait_for()
+    assert (await code.input_value()).startswith("pci_")
+    await _check(page, "invite", artifacts_dir)
+    await page.get_by_role("button", name="Join the production").click()
+    await page.locator("#scan-button").wait_for()
+    assert f"Night Shoot {tag}" in await page.locator("#production-name").inner_text()
+    # Spent: the same link joins nobody else.
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        r = await client.post(
+            "/api/v1/auth/sign-in", json={"email": f"admin-{tag}@inv.test", "password": PASSWORD}
+        )
+        token = r.json()["token"]
+        r = await client.post(
+            "/api/v1/invitations/accept",
+            json={"code": link.rpartition("=")[2]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 401, r.text
+
+
 def test_the_service_worker_caches_every_app_file() -> None:
     """A file missing from sw.js's SHELL list would be missing offline."""
     sw = (PWA_DIR / "sw.js").read_text(encoding="utf-8")

@@ -37,6 +37,7 @@ export class ProductionView {
             ),
           )
         : notice("You are not a member of any production yet."),
+      this.app.session.data?.kind === "user" ? h("a", { class: "btn", href: "#/invite", id: "invite-start" }, "Join with an invitation") : null,
       h("button", { class: "btn", type: "button", onclick: () => this.app.signOut() }, "Sign out"),
     );
   }

@@ -1,0 +1,130 @@
+"""Invitations: how an account that is not the studio's own joins one of its productions.
+
+A studio admin adds the studio's own accounts by e-mail (addMember). Anyone else (crew
+whose account another studio made) gets a one-time code from the admin and redeems it
+signed in to their own account: the holder agrees to join, and no answer tells the
+admin whether some e-mail has an account elsewhere (migration 0018).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, post
+from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from api import abuse, auth
+from api.archive import refuse_if_archived
+from api.auth import Perm, Principal
+from api.events import append
+from api.schemas import AcceptInvitationIn, InvitationIn, InvitationOut, MembershipOut
+from api.sql import q
+from api.state import AUTHED, services
+
+__all__ = ["AcceptInvitationController", "InvitationController"]
+
+
+class InvitationController(Controller):
+    """Studio admins mint invitation codes to a production."""
+
+    path = "/api/v1/productions/{production_id:uuid}/invitations"
+    tags = ["productions"]
+    dependencies = AUTHED
+
+    @post("/", operation_id="createInvitation", status_code=201)
+    async def create(
+        self,
+        production_id: UUID,
+        data: InvitationIn,
+        principal: Principal,
+        conn: asyncpg.Connection,
+        state: State,
+        request: Request[Any, Any, Any],
+    ) -> InvitationOut:
+        """A one-time code for one person to join the production with ``role``, redeemed
+        signed in to their own account (studio admin). Shown once; stored as a hash."""
+        principal.require(production_id, Perm.ADMIN)
+        assert principal.user_id is not None  # devices never hold ADMIN
+        code = auth.new_secret("pci")
+        hours = services(state).settings.invitation_hours
+        async with conn.transaction():
+            await refuse_if_archived(conn, production_id)
+            expires = await conn.fetchval(
+                q("insert_member_invitation"),
+                auth.hash_secret(code),
+                production_id,
+                data.role,
+                principal.user_id,
+                hours * 3600,
+            )
+            await append(
+                conn,
+                production_id,
+                "member.invited",
+                principal.actor,
+                None,
+                {"role": data.role, "expires_at": expires},
+            )
+        base = str(request.base_url).rstrip("/")
+        return InvitationOut(
+            code=code,
+            expires_at=expires,
+            production_id=production_id,
+            role=data.role,
+            invite_url=f"{base}/#invite={code}",
+        )
+
+
+class AcceptInvitationController(Controller):
+    """The invited person redeems the code, signed in."""
+
+    path = "/api/v1/invitations"
+    tags = ["productions"]
+    dependencies = AUTHED
+
+    @post(
+        "/accept",
+        operation_id="acceptInvitation",
+        status_code=200,
+        before_request=abuse.limit_signin,
+    )
+    async def accept(
+        self, data: AcceptInvitationIn, principal: Principal, conn: asyncpg.Connection
+    ) -> MembershipOut:
+        """Join the invitation's production with its role (an account, not a phone).
+
+        A member already gets the invitation's role. The code is spent either way."""
+        if principal.user_id is None:
+            raise PermissionDeniedException("A phone cannot join a production: sign in.")
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                q("claim_member_invitation"), auth.hash_secret(data.code.strip()), principal.user_id
+            )
+            if row is None:
+                raise NotAuthorizedException("This invitation is unknown, used or expired.")
+            production_id: UUID = row["production_id"]
+            # A code minted just before the production was archived joins nobody to it
+            # (the refusal rolls the claim back with everything else).
+            await refuse_if_archived(conn, production_id)
+            previous = await conn.fetchval(
+                q("upsert_production_member"), production_id, principal.user_id, row["role"]
+            )
+            await append(
+                conn,
+                production_id,
+                "member.added" if previous is None else "member.role_changed",
+                principal.actor,
+                principal.user_id,
+                {
+                    "user_id": principal.user_id,
+                    "email": principal.email,
+                    "role": row["role"],
+                    "previous": previous,
+                    "invitation": True,
+                },
+            )
+        auth.forget_all()
+        return MembershipOut(production_id=production_id, role=row["role"], previous_role=previous)

@@ -1,0 +1,23 @@
+-- Invitations: how an account that is not the studio's own joins one of its productions.
+--
+-- Accounts are global (one e-mail, one account, across studios: crew work for many), and
+-- a studio admin added any account to a production by its e-mail. So an admin of one
+-- studio could learn which e-mails had accounts anywhere (404 or not) and put another
+-- studio's people into a production without their say. Now addMember finds only the
+-- studio's own accounts (api/queries/productions.sql studio_account_by_email); anyone
+-- else joins with an invitation code the admin hands them, redeemed while signed in to
+-- their own account: the holder's consent, and no answer that tells whether an e-mail
+-- exists. Codes are stored as hashes, single-use and short-lived, like enrollment codes.
+CREATE TABLE member_invitations (
+    code_hash      bytea PRIMARY KEY,
+    production_id  uuid NOT NULL REFERENCES productions(id),
+    role           text NOT NULL CHECK (role IN ('prop_master', 'scanner', 'auditor')),
+    created_by     uuid NOT NULL REFERENCES users(id),
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    expires_at     timestamptz NOT NULL,
+    used_at        timestamptz,
+    used_by        uuid REFERENCES users(id),
+    CHECK ((used_at IS NULL) = (used_by IS NULL))
+);
+
+GRANT SELECT, INSERT, UPDATE ON member_invitations TO propcheck_app;

@@ -1,0 +1,185 @@
+"""Members from outside the studio: invitations, not lookups by e-mail (migration 0018)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from api.auth import hash_secret
+from tests.api.helpers import enroll_phone, new_production
+from tests.conftest import World, make_world
+
+
+@pytest.fixture(scope="module")
+async def w(db: asyncpg.Connection, client: AsyncTestClient[Any]) -> World:
+    return await make_world(db, client)
+
+
+async def _chain_length(db: asyncpg.Connection, chain: str) -> int:
+    n: int = await db.fetchval("SELECT count(*) FROM events WHERE chain_id = $1::uuid", chain)
+    return n
+
+
+async def _invite(client: AsyncTestClient[Any], w: World, pid: str, role: str) -> dict[str, Any]:
+    r = await client.post(
+        f"/api/v1/productions/{pid}/invitations", json={"role": role}, headers=w.h("studio_admin")
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def _accept(client: AsyncTestClient[Any], headers: dict[str, str], code: str) -> Any:
+    return await client.post("/api/v1/invitations/accept", json={"code": code}, headers=headers)
+
+
+async def test_another_studios_account_is_not_found_by_email(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    """An admin of studio A cannot add studio B's prop master by e-mail, nor tell that
+    e-mail from one nobody has: the same 404, nothing joined, nothing appended."""
+    before = await _chain_length(db, w.production_id)
+    answers = []
+    for email in (f"q_prop_master-{w.tag}@x.test", f"nobody-{w.tag}@x.test"):
+        r = await client.post(
+            f"/api/v1/productions/{w.production_id}/members",
+            json={"email": email, "role": "prop_master"},
+            headers=w.h("studio_admin"),
+        )
+        answers.append((r.status_code, r.json()["detail"]))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404
+    r = await client.get(f"/api/v1/productions/{w.production_id}", headers=w.h("q_prop_master"))
+    assert r.status_code == 404
+    assert await _chain_length(db, w.production_id) == before
+
+
+async def test_an_invitation_joins_its_holder_once(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    pid = await new_production(client, w, "Invited")
+    inv = await _invite(client, w, pid, "scanner")
+    assert inv["code"].startswith("pci_") and inv["role"] == "scanner"
+    assert inv["invite_url"].endswith(f"#invite={inv['code']}")
+    # Stored as a hash only; the chain says an invitation was made, never its code.
+    stored = await db.fetchrow(
+        "SELECT role, used_at FROM member_invitations WHERE code_hash = $1",
+        hash_secret(inv["code"]),
+    )
+    assert stored is not None and stored["role"] == "scanner" and stored["used_at"] is None
+    invited = await db.fetchval(
+        "SELECT body FROM events WHERE chain_id = $1::uuid AND kind = 'member.invited'", pid
+    )
+    assert inv["code"] not in invited
+
+    # Studio B's scanner redeems it, signed in to its own account.
+    r = await _accept(client, w.h("q_scanner"), inv["code"])
+    assert r.status_code == 200, r.text
+    assert r.json() == {"production_id": pid, "role": "scanner", "previous_role": None}
+    r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_scanner"))
+    assert r.status_code == 200
+    # Its own production and the one it joined, and nothing else of studio A.
+    r = await client.get(f"/api/v1/productions/{w.production_id}", headers=w.h("q_scanner"))
+    assert r.status_code == 404
+    added = await db.fetchrow(
+        "SELECT actor, subject_id FROM events WHERE chain_id = $1::uuid AND kind = 'member.added'"
+        " AND body LIKE '%\"invitation\":true%'",
+        pid,
+    )
+    assert added is not None and added["actor"].startswith("user:")
+
+    # Spent: nobody joins with it again, not even its first holder.
+    for caller in ("q_prop_master", "q_scanner"):
+        r = await _accept(client, w.h(caller), inv["code"])
+        assert r.status_code == 401, r.text
+    r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_prop_master"))
+    assert r.status_code == 404
+
+    # Once a member, the studio counts the account as its own: it can be removed and
+    # added again by e-mail.
+    members = await client.get(f"/api/v1/productions/{pid}/members", headers=w.h("studio_admin"))
+    joined = next(m for m in members.json() if m["email"] == f"q_scanner-{w.tag}@x.test")
+    r = await client.delete(
+        f"/api/v1/productions/{pid}/members/{joined['user_id']}", headers=w.h("studio_admin")
+    )
+    assert r.status_code == 204
+    r = await client.post(
+        f"/api/v1/productions/{pid}/members",
+        json={"email": f"q_scanner-{w.tag}@x.test", "role": "auditor"},
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_expired_or_forged_codes_join_nobody(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    pid = await new_production(client, w, "Expired")
+    inv = await _invite(client, w, pid, "auditor")
+    await db.execute(
+        "UPDATE member_invitations SET expires_at = now() - interval '1 second'"
+        " WHERE code_hash = $1",
+        hash_secret(inv["code"]),
+    )
+    before = await _chain_length(db, pid)
+    for code in (inv["code"], inv["code"][:-1] + "x", "pci_" + "A" * 43):
+        r = await _accept(client, w.h("q_prop_master"), code)
+        assert r.status_code == 401, r.text
+        assert r.json()["detail"] == "This invitation is unknown, used or expired."
+    assert await _chain_length(db, pid) == before
+    r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_prop_master"))
+    assert r.status_code == 404
+
+
+async def test_a_phone_cannot_join_and_does_not_spend_the_code(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    pid = await new_production(client, w, "Phone")
+    inv = await _invite(client, w, pid, "prop_master")
+    phone = await enroll_phone(client, w.production_id, w.h("prop_master"))
+    r = await _accept(client, phone, inv["code"])
+    assert r.status_code == 403, r.text
+    used = await db.fetchval(
+        "SELECT used_at FROM member_invitations WHERE code_hash = $1", hash_secret(inv["code"])
+    )
+    assert used is None
+    # The code still works for an account.
+    r = await _accept(client, w.h("q_prop_master"), inv["code"])
+    assert r.status_code == 200, r.text
+    assert r.json()["role"] == "prop_master"
+
+
+async def test_an_archived_production_takes_no_one(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    """A code minted before the archive joins nobody after it; none is minted after."""
+    pid = await new_production(client, w, "Wrapped")
+    inv = await _invite(client, w, pid, "scanner")
+    r = await client.post(f"/api/v1/productions/{pid}/archive", headers=w.h("studio_admin"))
+    assert r.status_code == 200, r.text
+    r = await _accept(client, w.h("q_scanner"), inv["code"])
+    assert r.status_code == 400, r.text
+    r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_scanner"))
+    assert r.status_code == 404
+    r = await client.post(
+        f"/api/v1/productions/{pid}/invitations",
+        json={"role": "scanner"},
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 400, r.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"role": "studio_admin"}, {"role": "scanner", "extra": 1}, {}, {"role": "scan\u0000ner"}],
+)
+async def test_invitation_bodies_are_checked(
+    client: AsyncTestClient[Any], w: World, body: dict[str, Any]
+) -> None:
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/invitations", json=body, headers=w.h("studio_admin")
+    )
+    assert r.status_code == 400, r.text
