@@ -14,7 +14,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Controller, Request, post
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from api import abuse, auth
 from api.archive import refuse_if_archived
@@ -96,7 +96,8 @@ class AcceptInvitationController(Controller):
     ) -> MembershipOut:
         """Join the invitation's production with its role (an account, not a phone).
 
-        A member already gets the invitation's role. The code is spent either way."""
+        A member already gets the invitation's role. The code is spent either way. Counted
+        with the sign-ins of the caller's address (the codes are 256-bit secrets)."""
         if principal.user_id is None:
             raise PermissionDeniedException("A phone cannot join a production: sign in.")
         async with conn.transaction():
@@ -104,7 +105,8 @@ class AcceptInvitationController(Controller):
                 q("claim_member_invitation"), auth.hash_secret(data.code.strip()), principal.user_id
             )
             if row is None:
-                raise NotAuthorizedException("This invitation is unknown, used or expired.")
+                # 404, not 401: the caller's own sign-in is fine (a 401 signs the app out).
+                raise NotFoundException("This invitation is unknown, used or expired.")
             production_id: UUID = row["production_id"]
             # A code minted just before the production was archived joins nobody to it
             # (the refusal rolls the claim back with everything else).

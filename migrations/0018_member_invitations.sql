@@ -4,10 +4,10 @@
 -- a studio admin added any account to a production by its e-mail. So an admin of one
 -- studio could learn which e-mails had accounts anywhere (404 or not) and put another
 -- studio's people into a production without their say. Now addMember finds only the
--- studio's own accounts (api/queries/productions.sql studio_account_by_email); anyone
+-- studio's own accounts (api/queries/auth.sql studio_account_by_email); anyone
 -- else joins with an invitation code the admin hands them, redeemed while signed in to
--- their own account: the holder's consent, and no answer that tells whether an e-mail
--- exists. Codes are stored as hashes, single-use and short-lived, like enrollment codes.
+-- their own account: the holder's consent, and addMember no longer tells whether an
+-- e-mail has an account elsewhere (createAccount still must: e-mails are unique). Codes are stored as hashes, single-use and short-lived, like enrollment codes.
 CREATE TABLE member_invitations (
     code_hash      bytea PRIMARY KEY,
     production_id  uuid NOT NULL REFERENCES productions(id),

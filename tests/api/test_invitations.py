@@ -94,7 +94,7 @@ async def test_an_invitation_joins_its_holder_once(
     # Spent: nobody joins with it again, not even its first holder.
     for caller in ("q_prop_master", "q_scanner"):
         r = await _accept(client, w.h(caller), inv["code"])
-        assert r.status_code == 401, r.text
+        assert r.status_code == 404, r.text
     r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_prop_master"))
     assert r.status_code == 404
 
@@ -127,7 +127,7 @@ async def test_expired_or_forged_codes_join_nobody(
     before = await _chain_length(db, pid)
     for code in (inv["code"], inv["code"][:-1] + "x", "pci_" + "A" * 43):
         r = await _accept(client, w.h("q_prop_master"), code)
-        assert r.status_code == 401, r.text
+        assert r.status_code == 404, r.text
         assert r.json()["detail"] == "This invitation is unknown, used or expired."
     assert await _chain_length(db, pid) == before
     r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_prop_master"))
@@ -164,6 +164,11 @@ async def test_an_archived_production_takes_no_one(
     assert r.status_code == 400, r.text
     r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_scanner"))
     assert r.status_code == 404
+    # The refusal rolled the claim back with everything else.
+    used = await db.fetchval(
+        "SELECT used_at FROM member_invitations WHERE code_hash = $1", hash_secret(inv["code"])
+    )
+    assert used is None
     r = await client.post(
         f"/api/v1/productions/{pid}/invitations",
         json={"role": "scanner"},

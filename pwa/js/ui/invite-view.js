@@ -53,7 +53,9 @@ export class InviteView {
       await this.app.session.save({ ...this.app.session.data, me });
       await this.app.chooseProduction(joined.production_id);
     } catch (error) {
-      this.msg.replaceChildren(notice(error.status === 401 ? "This invitation is unknown, used or expired. Ask for a new one." : errorText(error), "error"));
+      // Not offered again after the next sign-in: a dead link would come back each time.
+      this.app.pendingInviteCode = null;
+      this.msg.replaceChildren(notice(error.status === 404 ? "This invitation is unknown, used or expired. Ask for a new one." : errorText(error), "error"));
     }
   }
 }
