@@ -184,12 +184,33 @@ def bench_photo(text: str, *, width: int = 4000, height: int = 3000) -> bytes:
     return out.getvalue()
 
 
+#: Stands for the request's client_id in a pre-built request; each send gets its own.
+_CLIENT_ID = b"00000000-0000-4000-8000-000000000000"
+
+
 def _requests(seeded: Seeded, path: str, tokens: list[str], **fields: Any) -> list[bytes]:
-    """One pre-built request per code (the generator's own cost is then a pick)."""
+    """One pre-built request per code (the generator's own cost is then a pick), with
+    the body the app sends (pwa/js/verifier.js): the production, the purpose, a fresh
+    client_id (filled in at each send: the same one again is a resend) and the phone's
+    time. Until 2026-11-26 (night) the body was the code alone, which skipped the
+    product's per-client_id work that every phone's scan costs. The floor gets the same
+    bytes (it reads the code and ignores the rest)."""
+    body = {
+        "production_id": str(seeded.production_id),
+        "purpose": "check",
+        "client_id": _CLIENT_ID.decode(),
+        "client_time": "2026-11-26T21:00:00.000Z",
+        **fields,
+    }
     return [
-        json_request(path, {"code": c, **fields}, host=HOST, token=tokens[i % len(tokens)])
+        json_request(path, {"code": c, **body}, host=HOST, token=tokens[i % len(tokens)])
         for i, c in enumerate(seeded.codes)
     ]
+
+
+def _fresh(request: bytes) -> bytes:
+    """The request with a client_id of its own (same length: Content-Length holds)."""
+    return request.replace(_CLIENT_ID, str(uuid.uuid4()).encode(), 1)
 
 
 #: The prop master's pause between inspections in the mix: about 15 a second, some
@@ -202,12 +223,12 @@ def _with_handoffs(plain: list[bytes], handoffs: list[bytes], every: int) -> Cal
     item's facts version, so that item's kept facts are read again)."""
     choice, rand = random.choice, random.random
     share = 1.0 / every
-    return lambda: choice(handoffs) if rand() < share else choice(plain)
+    return lambda: _fresh(choice(handoffs) if rand() < share else choice(plain))
 
 
 def _at_random(reqs: list[bytes]) -> Callable[[], bytes]:
     choice = random.choice
-    return lambda: choice(reqs)
+    return lambda: _fresh(choice(reqs))
 
 
 def _each_once(reqs: list[bytes]) -> tuple[Callable[[], bytes], asyncio.Event]:
@@ -218,7 +239,7 @@ def _each_once(reqs: list[bytes]) -> tuple[Callable[[], bytes], asyncio.Event]:
     def make() -> bytes:
         if len(order) == 1:
             done.set()
-        return order.pop()
+        return _fresh(order.pop())
 
     return make, done
 

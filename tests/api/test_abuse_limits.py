@@ -219,6 +219,29 @@ async def test_code_probing_is_throttled_and_recorded_once(
     assert r.status_code == 200 and reason_codes(r.json()) == []
 
 
+async def test_a_resent_unknown_code_counts_once(
+    limited: AppFactory, client: AsyncTestClient[Any], own: World, db: asyncpg.Connection
+) -> None:
+    """A phone resending one scan (its answer lost) under its client_id is one scan: an
+    online scan by code is decided again before its record finds the stored one, and
+    must not be counted again on the way."""
+    c = await limited(probe_max_codes=2, probe_window_s=60.0)
+    phone = await _device(client, own)
+    before = len(await _probing_incidents(db, own))
+    body = {"code": codes.new_code(), "client_id": str(uuid.uuid4())}
+    answers = []
+    for _ in range(4):
+        r = await c.post("/api/v1/verify", json=body, headers=phone)
+        assert r.status_code == 200, r.text
+        answers.append(r.json()["verification_id"])
+    assert len(set(answers)) == 1
+    assert len(await _probing_incidents(db, own)) == before
+    # The second unknown code is the phone's second: the limit, one incident.
+    r = await c.post("/api/v1/verify", json={"code": codes.new_code()}, headers=phone)
+    assert r.status_code == 200, r.text
+    assert len(await _probing_incidents(db, own)) == before + 1
+
+
 async def test_code_probing_is_counted_once_across_api_processes(
     limited: AppFactory, client: AsyncTestClient[Any], own: World, db: asyncpg.Connection
 ) -> None:

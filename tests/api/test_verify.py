@@ -136,6 +136,28 @@ async def test_replayed_client_id_is_stored_once(
     assert n == 1
 
 
+async def test_a_resent_hand_off_scan_writes_nothing(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    """A hand-off scan sent again (its answer lost) is decided again before its record
+    finds the stored one: the resend adds no row, no event, and leaves the item's facts
+    version (which a stored hand-off scan bumps) as it was."""
+    item = await ready_item(client, world)
+    cid = str(uuid.uuid4())
+    extra = {"client_id": cid, "purpose": "checkout", "handoff_to": "Ava"}
+    first = await verify(client, world, item["tag"]["code"], "prop_master", **extra)
+    state = (
+        "SELECT (SELECT count(*) FROM events WHERE chain_id = $1::uuid) AS events,"
+        " (SELECT count(*) FROM verifications WHERE item_id = $2::uuid) AS scans,"
+        " (SELECT facts_version FROM items WHERE id = $2::uuid) AS version"
+    )
+    before = dict(await db.fetchrow(state, world.production_id, item["id"]))
+    second = await verify(client, world, item["tag"]["code"], "prop_master", **extra)
+    assert second["verification_id"] == first["verification_id"]
+    assert second["verdict"] == first["verdict"] == "CLEARED"
+    assert dict(await db.fetchrow(state, world.production_id, item["id"])) == before
+
+
 async def test_auditor_may_not_verify(client: AsyncTestClient[Any], world: World) -> None:
     r = await client.post(
         "/api/v1/verify", json={"code": codes.new_code()}, headers=world.h("auditor")
