@@ -2,7 +2,7 @@
 
 One run: a database (the embedded server under ``--data-dir``, or DATABASE_URL's
 server, in a fresh database), a production of 10,000 tagged, inspected items (bulk
-seed, see api/bench_seed.py), and two granian servers with the same settings: the
+seed, see api/bench_seed.py), and two servers with the same settings (api/serving.py): the
 product (api.app) and the floor (api.bench_floor: one indexed SELECT of a tag row).
 The same load generator drives each in turn: 32 keep-alive clients, back to back,
 random valid codes, rounds alternated so that noise from elsewhere on the machine
@@ -29,7 +29,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from api import serving
 from api.bench_http import LoadResult, drive, json_request, multipart_request, wait_healthy
 from api.bench_seed import Seeded, seed_production
 from api.sql import q
@@ -62,30 +62,24 @@ def free_port() -> int:
 
 
 class Server:
-    """A granian server process (the product or the floor) on a free port."""
+    """A server process (the product or the floor) on a free port, run as
+    ``propcheck serve`` runs it (api/serving.py), or with ``server`` to compare."""
 
-    def __init__(self, target: str, env: dict[str, str], *, workers: int, log_dir: Path) -> None:
+    def __init__(
+        self,
+        target: str,
+        env: dict[str, str],
+        *,
+        workers: int,
+        log_dir: Path,
+        server: serving.Server = "uvicorn",
+    ) -> None:
         self.port = free_port()
         name = target.split(":")[0].rsplit(".", 1)[-1]
         self.log = log_dir / f"{name}-{self.port}.log"
         self._log_file = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "asgi",
-                "--factory",
-                target,
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-                "--workers",
-                str(workers),
-                "--no-ws",
-            ],
+            serving.command(target, host=HOST, port=self.port, workers=workers, server=server),
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=self._log_file,
@@ -114,12 +108,18 @@ class Server:
 
 
 def start_server(
-    target: str, dsn: str, var_dir: Path, *, workers: int, extra_env: dict[str, str] | None = None
+    target: str,
+    dsn: str,
+    var_dir: Path,
+    *,
+    workers: int,
+    extra_env: dict[str, str] | None = None,
+    server: serving.Server = "uvicorn",
 ) -> Server:
-    """Start ``target`` (a granian factory) against ``dsn`` with ``var_dir`` for files."""
+    """Start ``target`` (an app factory) against ``dsn`` with ``var_dir`` for files."""
     var_dir.mkdir(parents=True, exist_ok=True)
     env = {"DATABASE_URL": dsn, "PROPCHECK_VAR_DIR": str(var_dir), **(extra_env or {})}
-    return Server(target, env, workers=workers, log_dir=var_dir)
+    return Server(target, env, workers=workers, log_dir=var_dir, server=server)
 
 
 def embedded_server(pgdata: Path) -> Any:
@@ -345,6 +345,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     clients: int = 32
     items: int = 10_000
     workers: int = 1
+    server: serving.Server = "uvicorn"
     rounds: int = 2
     photo_clients: int = 4
     chain_seconds: float = 3.0
@@ -381,14 +382,16 @@ class _CpuMeter:
 
     @staticmethod
     def _event_loops(pid: int) -> float:
-        """CPU seconds of the main threads of the server's worker processes: the event
-        loops, where all the Python of a request runs (the server's other threads are
-        granian's own). One loop per worker is what limits a worker's requests/s."""
+        """CPU seconds of the main threads of the server's worker processes (the server
+        itself when it runs one worker in-process, as uvicorn does): the event loops,
+        where all the Python of a request runs (granian's other threads are its own).
+        One loop per worker is what limits a worker's requests/s."""
         import psutil
 
         total = 0.0
         try:
-            workers = psutil.Process(pid).children(recursive=True)
+            root = psutil.Process(pid)
+            workers = root.children(recursive=True) or [root]
         except psutil.NoSuchProcess:
             return 0.0
         for proc in workers:
@@ -424,8 +427,10 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
 
     var = opts.data_dir / "var"
     shutil.rmtree(var, ignore_errors=True)
-    product = start_server("api.app:create_app", dsn, var, workers=opts.workers)
-    floor = start_server("api.bench_floor:create_app", dsn, var, workers=opts.workers)
+    product = start_server("api.app:create_app", dsn, var, workers=opts.workers, server=opts.server)
+    floor = start_server(
+        "api.bench_floor:create_app", dsn, var, workers=opts.workers, server=opts.server
+    )
     try:
         await product.ready()
         await floor.ready()
@@ -642,7 +647,7 @@ def main(opts: Options) -> int:
     database_url = os.environ.get("DATABASE_URL", "").strip()
     print(
         f"propcheck bench verify: {opts.items:,} items, {opts.clients} clients, "
-        f"{opts.duration:g} s per server in {opts.rounds} alternating rounds, granian "
+        f"{opts.duration:g} s per server in {opts.rounds} alternating rounds, {opts.server} "
         f"{opts.workers} worker(s), {os.cpu_count()} cores shared with the load generator "
         "and PostgreSQL",
         flush=True,
@@ -676,6 +681,6 @@ def options(args: argparse.Namespace) -> Options:
     """Options from ``propcheck bench verify``'s arguments (None: the default)."""
     given = {
         name: getattr(args, name, None)
-        for name in ("duration", "clients", "items", "workers", "rounds", "data_dir")
+        for name in ("duration", "clients", "items", "workers", "server", "rounds", "data_dir")
     }
     return Options(**{k: v for k, v in given.items() if v is not None}, keep=bool(args.keep))

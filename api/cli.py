@@ -45,22 +45,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Apply migrations, then serve the API and the PWA."""
-    from granian import Granian
-    from granian.constants import Interfaces
+    import uvicorn
+
+    from api.serving import uvicorn_options
 
     applied = asyncio.run(_migrate())
     if applied:
         print("applied migrations: " + ", ".join(applied))
     print(f"propcheck is serving at http://{args.host}:{args.port}/", flush=True)
-    Granian(
+    uvicorn.run(
         "api.app:create_app",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.ASGI,
-        factory=True,
-        workers=args.workers,
-        log_access=False,
-    ).serve()
+        **uvicorn_options(host=args.host, port=args.port, workers=args.workers),
+    )
     return 0
 
 
@@ -266,7 +262,12 @@ def _parser() -> argparse.ArgumentParser:
     bv.add_argument("--duration", type=float, help="seconds of load per server (default 20)")
     bv.add_argument("--clients", type=int, help="concurrent clients (default 32)")
     bv.add_argument("--items", type=int, help="tagged, inspected items to seed (default 10000)")
-    bv.add_argument("--workers", type=int, help="granian workers per server (default 1)")
+    bv.add_argument("--workers", type=int, help="workers per server (default 1)")
+    bv.add_argument(
+        "--server",
+        choices=["uvicorn", "granian"],
+        help="ASGI server of both apps (default uvicorn, what propcheck serve runs)",
+    )
     bv.add_argument("--rounds", type=int, help="alternating floor/verify rounds (default 2)")
     bv.add_argument("--data-dir", type=Path, help="embedded database home (default var/bench)")
     bv.add_argument("--keep", action="store_true", help="leave the embedded database running")

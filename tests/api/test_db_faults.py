@@ -1,7 +1,7 @@
 """PostgreSQL dies under load and comes back: verify fails closed, then recovers alone.
 
-A real server (granian, one worker) runs against its own embedded PostgreSQL in a
-temporary folder; scanners verify codes in a steady load. Two faults, a few seconds
+A real server (uvicorn, one worker, as propcheck serve) runs against its own embedded
+PostgreSQL in a temporary folder; scanners verify codes in a steady load. Two faults, a few seconds
 each: a hang (every PostgreSQL process SIGSTOPped: connections stay open and nothing
 answers), then a crash (the postmaster and all its processes SIGKILLed) and a restart
 on the same data folder (crash recovery). For each:

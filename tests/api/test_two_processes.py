@@ -1,10 +1,10 @@
 """Two API processes on one database under concurrent writes.
 
-Two granian servers share one database. Scanners verify through both at once (every
-verification appends to the same production's chain, from two processes, each with its
-own group commit), while a prop master races check-outs of the same items through both
-processes. Afterwards the chain is one linear, intact sequence, every verification has
-its event, and no item was ever checked out twice.
+Two API servers (uvicorn, as propcheck serve) share one database. Scanners verify
+through both at once (every verification appends to the same production's chain, from
+two processes, each with its own group commit), while a prop master races check-outs of
+the same items through both processes. Afterwards the chain is one linear, intact
+sequence, every verification has its event, and no item was ever checked out twice.
 """
 
 from __future__ import annotations

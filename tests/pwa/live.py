@@ -1,6 +1,6 @@
 """A real propcheck server for browser tests, and a world seeded through its API.
 
-The server runs in a subprocess (granian, one worker) against the session's test
+The server runs in a subprocess (uvicorn, one worker, as ``propcheck serve``) against the session's test
 database, so the browser talks to exactly what production runs: the API and the PWA
 served at ``/``.
 """
@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from api.serving import command
+
 __all__ = ["LiveWorld", "jpeg_bytes", "run_server", "seed_world"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +39,8 @@ def _free_port() -> int:
 
 @contextmanager
 def run_server(database_url: str, var_dir: Path) -> Iterator[str]:
-    """Start the app with granian on a free port; yield its base URL once /health is 200."""
+    """Start the app as ``propcheck serve`` runs it (api/serving.py) on a free port;
+    yield its base URL once /health is 200."""
     port = _free_port()
     env = {
         **os.environ,
@@ -49,21 +52,7 @@ def run_server(database_url: str, var_dir: Path) -> Iterator[str]:
     }
     log = (var_dir / "server.log").open("wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        command("api.app:create_app", host="127.0.0.1", port=port, workers=1),
         cwd=ROOT,
         env=env,
         stdout=log,
