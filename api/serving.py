@@ -30,6 +30,8 @@ _GRACEFUL_S = 10
 
 def uvicorn_options(*, host: str, port: int, workers: int) -> dict[str, Any]:
     """uvicorn.run's keyword arguments for serving the app factory."""
+    from api.settings import get_settings
+
     return {
         "factory": True,
         "host": host,
@@ -43,10 +45,14 @@ def uvicorn_options(*, host: str, port: int, workers: int) -> dict[str, Any]:
         # No "server: uvicorn" header: nothing to fingerprint.
         "server_header": False,
         # X-Forwarded-For is believed only from the addresses in FORWARDED_ALLOW_IPS
-        # (uvicorn's default: 127.0.0.1, a proxy on this host), for the per-address
-        # sign-in limit behind a load balancer.
+        # (uvicorn's default: 127.0.0.1 and ::1, a proxy on this host that appends the
+        # client's address); set it to the load balancer's addresses for the per-address
+        # sign-in limit, never "*" (uvicorn then takes the client's own first entry).
         "proxy_headers": True,
         "timeout_graceful_shutdown": _GRACEFUL_S,
+        "timeout_keep_alive": max(1, round(get_settings().keep_alive_s)),
+        # No cap on connections: under overload a request waits for a pooled connection
+        # up to PROPCHECK_DB_TIMEOUT_S, then verify answers 503 with a STOP body.
     }
 
 
@@ -69,4 +75,5 @@ def command(
         "--no-server-header",
         "--proxy-headers",
         *("--timeout-graceful-shutdown", str(o["timeout_graceful_shutdown"])),
+        *("--timeout-keep-alive", str(o["timeout_keep_alive"])),
     ]

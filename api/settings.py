@@ -43,6 +43,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     enrollment_minutes: float = 10.0
     #: Lifetime of an invitation code to join a production, hours.
     invitation_hours: float = 72.0
+    #: Seconds an idle keep-alive connection is held open: above a load balancer's own
+    #: idle timeout (often 60 s), or it reuses connections the server has just closed
+    #: and a phone gets a failed request (a STOP for nothing).
+    keep_alive_s: float = 75.0
     #: The login of the API's pool: a member of propcheck_app and nothing else (migration
     #: 0016), so no session of it can become the owner again. Empty: log in as
     #: DATABASE_URL's user and take the app role as a session setting (SET ROLE NONE undoes it).
@@ -103,6 +107,7 @@ def get_settings() -> Settings:
         device_token_hours=_env_float("PROPCHECK_DEVICE_TOKEN_HOURS", 24.0 * 30),
         enrollment_minutes=_env_float("PROPCHECK_ENROLLMENT_MINUTES", 10.0),
         invitation_hours=_env_float("PROPCHECK_INVITATION_HOURS", 72.0),
+        keep_alive_s=_env_float("PROPCHECK_KEEP_ALIVE_S", 75.0),
         db_app_user=os.environ.get("PROPCHECK_DB_APP_USER", "propcheck_api").strip(),
         db_app_password=os.environ.get("PROPCHECK_DB_APP_PASSWORD", ""),
         pool_size=_env_int("PROPCHECK_POOL_SIZE", 20),

@@ -423,7 +423,14 @@ class VerifyController(Controller):
         if stored is None:  # its client_id is stored already: a resend, or a concurrent copy
             conn = await db.get()
             row = await conn.fetchrow(q("verification_by_client_id"), body.client_id)
-            return await self._resent(conn, row, body, text, principal)
+            if row is None:  # the record is append-only: cannot happen; fail closed (503)
+                raise StaleFacts
+            probed = abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons)
+            if probes and probed and _resend_problem(row, body, text) is not None:
+                # Another code under a used client_id is refused (409), but it was looked
+                # up all the same: an unknown one counts as the probe it would have been.
+                await _note_probe(conn, svc, principal, production_id)
+            return await self._resent(conn, row, body, text, principal, now=server_verdict)
         if probes and abuse.PROBE_REASONS.intersection(r.code for r in server_verdict.reasons):
             await _note_probe(await db.get(), svc, principal, production_id)
 
@@ -591,13 +598,20 @@ class VerifyController(Controller):
         body: VerifyRequest,
         text: str,
         principal: Principal,
+        *,
+        now: rules.Verdict | None = None,
     ) -> ASGIApp:
         """The answer to a scan sent again under its client_id: its stored answer, only
         when it is the same scan (409 otherwise) and, for a CLEARED given online, still
         inside the hand-off window (409 after: its facts may have changed since, and a
         resend is not a scan; the phone shows STOP for any refusal and scans again).
         An offline scan's replay gets its stored answer however late it comes: the phone
-        decided then, and needs only the id it was stored under."""
+        decided then, and needs only the id it was stored under.
+
+        ``now`` is the verdict the resend was decided on just now (an online scan by code
+        is decided before its record finds the stored one): a stored CLEARED that would
+        be STOP now (quarantined, its inspection lapsed since) is answered STOP, with
+        now's reasons. The stored CLEARED stays the record of then."""
         principal.require(row["production_id"], Perm.VERIFY)
         problem = _resend_problem(row, body, text)
         if problem is None and row["verdict"] == "CLEARED" and not row["offline"]:
@@ -606,6 +620,17 @@ class VerifyController(Controller):
                 problem = "That scan is too old to be sent again: scan the item again."
         if problem is not None:
             raise HTTPException(status_code=409, detail=problem)
+        if row["verdict"] == "CLEARED" and not row["offline"] and now and now.verdict == "STOP":
+            return _json(
+                VerifyOut(
+                    verdict="STOP",
+                    reasons=list(now.reasons),
+                    item=None,
+                    verification_id=row["id"],
+                    needs_confirmation=False,
+                    verified_at=row["created_at"],
+                )
+            )
         return await self._replayed(conn, row)
 
     @staticmethod

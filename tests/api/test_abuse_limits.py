@@ -242,6 +242,25 @@ async def test_a_resent_unknown_code_counts_once(
     assert len(await _probing_incidents(db, own)) == before + 1
 
 
+async def test_another_code_under_a_used_client_id_still_counts(
+    limited: AppFactory, client: AsyncTestClient[Any], own: World, db: asyncpg.Connection
+) -> None:
+    """Reusing one client_id for new unknown codes gets 409s, but each code was looked
+    up: each counts as a probe, so the reuse is no way round the limit."""
+    c = await limited(probe_max_codes=3, probe_window_s=60.0)
+    phone = await _device(client, own)
+    before = len(await _probing_incidents(db, own))
+    cid = str(uuid.uuid4())
+    statuses = []
+    for _ in range(3):
+        r = await c.post(
+            "/api/v1/verify", json={"code": codes.new_code(), "client_id": cid}, headers=phone
+        )
+        statuses.append(r.status_code)
+    assert statuses == [200, 409, 409]
+    assert len(await _probing_incidents(db, own)) == before + 1
+
+
 async def test_code_probing_is_counted_once_across_api_processes(
     limited: AppFactory, client: AsyncTestClient[Any], own: World, db: asyncpg.Connection
 ) -> None:

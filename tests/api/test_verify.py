@@ -158,6 +158,36 @@ async def test_a_resent_hand_off_scan_writes_nothing(
     assert dict(await db.fetchrow(state, world.production_id, item["id"])) == before
 
 
+async def test_a_clearance_resent_after_a_quarantine_is_stop(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    """A CLEARED whose answer was lost, sent again within the hand-off window after the
+    item was quarantined, is answered STOP with why: the resend is decided again on the
+    way to its record. The stored CLEARED stays the record of then; nothing is added."""
+    item = await ready_item(client, world)
+    cid = str(uuid.uuid4())
+    first = await verify(client, world, item["tag"]["code"], client_id=cid)
+    assert first["verdict"] == "CLEARED"
+    r = await client.post(
+        f"/api/v1/items/{item['id']}/inspections",
+        json={"kind": "periodic", "result": "fail"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    scans = "SELECT count(*) FROM verifications WHERE item_id = $1::uuid"
+    before = await db.fetchval(scans, item["id"])
+    again = await verify(client, world, item["tag"]["code"], client_id=cid)
+    assert again["verdict"] == "STOP"
+    assert "quarantined" in reason_codes(again)
+    assert again["verification_id"] == first["verification_id"]
+    assert again["item"] is None
+    assert await db.fetchval(scans, item["id"]) == before
+    stored = await db.fetchval(
+        "SELECT verdict FROM verifications WHERE client_id = $1", uuid.UUID(cid)
+    )
+    assert stored == "CLEARED"
+
+
 async def test_auditor_may_not_verify(client: AsyncTestClient[Any], world: World) -> None:
     r = await client.post(
         "/api/v1/verify", json={"code": codes.new_code()}, headers=world.h("auditor")
