@@ -14,6 +14,6 @@ test:
 	.venv/bin/pytest -q -p no:cacheprovider
 
 lint:
-	.venv/bin/ruff format --check api verifier tests
-	.venv/bin/ruff check api verifier tests
+	.venv/bin/ruff format --no-cache --check api verifier tests
+	.venv/bin/ruff check --no-cache api verifier tests
 	.venv/bin/mypy

@@ -44,8 +44,10 @@ class InvitationController(Controller):
         state: State,
         request: Request[Any, Any, Any],
     ) -> InvitationOut:
-        """A one-time code for one person to join the production with ``role``, redeemed
-        signed in to their own account (studio admin). Shown once; stored as a hash."""
+        """A one-time code for the account with ``email`` to join the production with
+        ``role``, redeemed signed in to that account (studio admin). Shown once; stored as
+        a hash. Whether the e-mail has an account is not said: an invitation for none
+        simply expires unused."""
         principal.require(production_id, Perm.ADMIN)
         assert principal.user_id is not None  # devices never hold ADMIN
         code = auth.new_secret("pci")
@@ -59,6 +61,7 @@ class InvitationController(Controller):
                 data.role,
                 principal.user_id,
                 hours * 3600,
+                data.email,
             )
             await append(
                 conn,
@@ -66,7 +69,7 @@ class InvitationController(Controller):
                 "member.invited",
                 principal.actor,
                 None,
-                {"role": data.role, "expires_at": expires},
+                {"role": data.role, "email": data.email, "expires_at": expires},
             )
         base = str(request.base_url).rstrip("/")
         return InvitationOut(
@@ -74,6 +77,7 @@ class InvitationController(Controller):
             expires_at=expires,
             production_id=production_id,
             role=data.role,
+            email=data.email,
             invite_url=f"{base}/#invite={code}",
         )
 
@@ -96,13 +100,18 @@ class AcceptInvitationController(Controller):
     ) -> MembershipOut:
         """Join the invitation's production with its role (an account, not a phone).
 
-        A member already gets the invitation's role. The code is spent either way. Counted
+        Only the account with the invitation's e-mail can redeem it (another gets the 404
+        of an unknown code). A member already gets the invitation's role (an admin's
+        decision, recorded as a role change). Counted
         with the sign-ins of the caller's address (the codes are 256-bit secrets)."""
         if principal.user_id is None:
             raise PermissionDeniedException("A phone cannot join a production: sign in.")
         async with conn.transaction():
             row = await conn.fetchrow(
-                q("claim_member_invitation"), auth.hash_secret(data.code.strip()), principal.user_id
+                q("claim_member_invitation"),
+                auth.hash_secret(data.code.strip()),
+                principal.user_id,
+                principal.email,
             )
             if row is None:
                 # 404, not 401: the caller's own sign-in is fine (a 401 signs the app out).

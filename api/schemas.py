@@ -86,6 +86,8 @@ class EnrollmentCodeOut(_Out, frozen=True, kw_only=True):
 
 class InvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):
     role: Literal["prop_master", "scanner", "auditor"]
+    #: The e-mail of the account it is for: only that account can redeem it.
+    email: Email
 
 
 class InvitationOut(_Out, frozen=True, kw_only=True):
@@ -94,6 +96,7 @@ class InvitationOut(_Out, frozen=True, kw_only=True):
     expires_at: datetime
     production_id: UUID
     role: str
+    email: str
     #: A link that opens the app on the invitation.
     invite_url: str
 

@@ -6,12 +6,15 @@
 -- studio's people into a production without their say. Now addMember finds only the
 -- studio's own accounts (api/queries/auth.sql studio_account_by_email); anyone
 -- else joins with an invitation code the admin hands them, redeemed while signed in to
--- their own account: the holder's consent, and addMember no longer tells whether an
+-- their own account, the one with the e-mail it names: the holder's consent, and addMember no longer tells whether an
 -- e-mail has an account elsewhere (createAccount still must: e-mails are unique). Codes are stored as hashes, single-use and short-lived, like enrollment codes.
 CREATE TABLE member_invitations (
     code_hash      bytea PRIMARY KEY,
     production_id  uuid NOT NULL REFERENCES productions(id),
     role           text NOT NULL CHECK (role IN ('prop_master', 'scanner', 'auditor')),
+    -- The account it is for: only the holder of this e-mail's account can redeem it, so
+    -- a link forwarded or overheard joins nobody else.
+    email          text NOT NULL,
     created_by     uuid NOT NULL REFERENCES users(id),
     created_at     timestamptz NOT NULL DEFAULT now(),
     expires_at     timestamptz NOT NULL,

@@ -117,13 +117,16 @@ WHERE lower(u.email) = lower($1) AND p.id = $2
                     AND o.studio_id = p.studio_id));
 
 -- name: insert_member_invitation
--- A one-time invitation code (hash only) to join production $2 with role $3.
-INSERT INTO member_invitations (code_hash, production_id, role, created_by, expires_at)
-VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+-- A one-time invitation code (hash only) to join production $2 with role $3, for the
+-- account with e-mail $6.
+INSERT INTO member_invitations (code_hash, production_id, role, created_by, expires_at, email)
+VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)
 RETURNING expires_at;
 
 -- name: claim_member_invitation
--- Use an invitation once, for account $2: only an unused, unexpired code is claimed.
+-- Use an invitation once, by account $2 with e-mail $3: only an unused, unexpired code
+-- made for that e-mail is claimed (any other is as unknown).
 UPDATE member_invitations SET used_at = now(), used_by = $2
 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+  AND lower(email) = lower($3)
 RETURNING production_id, role;

@@ -23,9 +23,19 @@ async def _chain_length(db: asyncpg.Connection, chain: str) -> int:
     return n
 
 
-async def _invite(client: AsyncTestClient[Any], w: World, pid: str, role: str) -> dict[str, Any]:
+def _email(w: World, caller: str) -> str:
+    """The e-mail of one of the world's other-studio accounts."""
+    return f"{caller}-{w.tag}@x.test"
+
+
+async def _invite(
+    client: AsyncTestClient[Any], w: World, pid: str, role: str, caller: str
+) -> dict[str, Any]:
+    """An invitation to ``pid`` for ``caller``'s account."""
     r = await client.post(
-        f"/api/v1/productions/{pid}/invitations", json={"role": role}, headers=w.h("studio_admin")
+        f"/api/v1/productions/{pid}/invitations",
+        json={"role": role, "email": _email(w, caller)},
+        headers=w.h("studio_admin"),
     )
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
@@ -61,7 +71,7 @@ async def test_an_invitation_joins_its_holder_once(
     client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
 ) -> None:
     pid = await new_production(client, w, "Invited")
-    inv = await _invite(client, w, pid, "scanner")
+    inv = await _invite(client, w, pid, "scanner", "q_scanner")
     assert inv["code"].startswith("pci_") and inv["role"] == "scanner"
     assert inv["invite_url"].endswith(f"#invite={inv['code']}")
     # Stored as a hash only; the chain says an invitation was made, never its code.
@@ -74,6 +84,12 @@ async def test_an_invitation_joins_its_holder_once(
         "SELECT body FROM events WHERE chain_id = $1::uuid AND kind = 'member.invited'", pid
     )
     assert inv["code"] not in invited
+
+    # Only the account it names redeems it: another account (a forwarded link) gets the
+    # answer of an unknown code, and the code stays unspent.
+    r = await _accept(client, w.h("q_prop_master"), inv["code"])
+    assert r.status_code == 404, r.text
+    assert r.json()["detail"] == "This invitation is unknown, used or expired."
 
     # Studio B's scanner redeems it, signed in to its own account.
     r = await _accept(client, w.h("q_scanner"), inv["code"])
@@ -118,7 +134,7 @@ async def test_expired_or_forged_codes_join_nobody(
     client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
 ) -> None:
     pid = await new_production(client, w, "Expired")
-    inv = await _invite(client, w, pid, "auditor")
+    inv = await _invite(client, w, pid, "auditor", "q_prop_master")
     await db.execute(
         "UPDATE member_invitations SET expires_at = now() - interval '1 second'"
         " WHERE code_hash = $1",
@@ -138,7 +154,7 @@ async def test_a_phone_cannot_join_and_does_not_spend_the_code(
     client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
 ) -> None:
     pid = await new_production(client, w, "Phone")
-    inv = await _invite(client, w, pid, "prop_master")
+    inv = await _invite(client, w, pid, "prop_master", "q_prop_master")
     phone = await enroll_phone(client, w.production_id, w.h("prop_master"))
     r = await _accept(client, phone, inv["code"])
     assert r.status_code == 403, r.text
@@ -157,7 +173,7 @@ async def test_an_archived_production_takes_no_one(
 ) -> None:
     """A code minted before the archive joins nobody after it; none is minted after."""
     pid = await new_production(client, w, "Wrapped")
-    inv = await _invite(client, w, pid, "scanner")
+    inv = await _invite(client, w, pid, "scanner", "q_scanner")
     r = await client.post(f"/api/v1/productions/{pid}/archive", headers=w.h("studio_admin"))
     assert r.status_code == 200, r.text
     r = await _accept(client, w.h("q_scanner"), inv["code"])
@@ -171,7 +187,7 @@ async def test_an_archived_production_takes_no_one(
     assert used is None
     r = await client.post(
         f"/api/v1/productions/{pid}/invitations",
-        json={"role": "scanner"},
+        json={"role": "scanner", "email": _email(w, "q_scanner")},
         headers=w.h("studio_admin"),
     )
     assert r.status_code == 400, r.text
@@ -179,7 +195,14 @@ async def test_an_archived_production_takes_no_one(
 
 @pytest.mark.parametrize(
     "body",
-    [{"role": "studio_admin"}, {"role": "scanner", "extra": 1}, {}, {"role": "scan\u0000ner"}],
+    [
+        {"role": "studio_admin", "email": "a@b.test"},
+        {"role": "scanner", "email": "a@b.test", "extra": 1},
+        {"role": "scanner"},
+        {"role": "scanner", "email": "not an e-mail"},
+        {"role": "scan\u0000ner", "email": "a@b.test"},
+        {},
+    ],
 )
 async def test_invitation_bodies_are_checked(
     client: AsyncTestClient[Any], w: World, body: dict[str, Any]

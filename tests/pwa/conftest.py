@@ -191,7 +191,8 @@ def artifacts_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def live_server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of the app (API + PWA at /) running in uvicorn (api/serving.py) on the test database."""
+    """Base URL of the app (API + PWA at /) running in uvicorn (api/serving.py) on the
+    test database."""
     from tests.pwa.live import run_server
 
     with run_server(database, tmp_path_factory.mktemp("live-var")) as base:

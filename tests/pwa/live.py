@@ -1,8 +1,8 @@
 """A real propcheck server for browser tests, and a world seeded through its API.
 
-The server runs in a subprocess (uvicorn, one worker, as ``propcheck serve``) against the session's test
-database, so the browser talks to exactly what production runs: the API and the PWA
-served at ``/``.
+The server runs in a subprocess (uvicorn, one worker, as ``propcheck serve``) against
+the session's test database, so the browser talks to exactly what production runs: the
+API and the PWA served at ``/``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import io
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator

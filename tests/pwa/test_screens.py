@@ -184,7 +184,9 @@ async def test_an_account_of_another_studio_joins_by_the_admins_invitation(
         )
         assert r.status_code == 404, r.text
         r = await client.post(
-            f"/api/v1/productions/{pid}/invitations", json={"role": "scanner"}, headers=admin
+            f"/api/v1/productions/{pid}/invitations",
+            json={"role": "scanner", "email": freelancer},
+            headers=admin,
         )
         assert r.status_code == 201, r.text
         link = r.json()["invite_url"]
