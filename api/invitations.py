@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 
@@ -20,7 +20,13 @@ from api import abuse, auth
 from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
-from api.schemas import AcceptInvitationIn, InvitationIn, InvitationOut, MembershipOut
+from api.schemas import (
+    AcceptInvitationIn,
+    InvitationIn,
+    InvitationOut,
+    MembershipOut,
+    OpenInvitationOut,
+)
 from api.sql import q
 from api.state import AUTHED, services
 
@@ -54,7 +60,7 @@ class InvitationController(Controller):
         hours = services(state).settings.invitation_hours
         async with conn.transaction():
             await refuse_if_archived(conn, production_id)
-            expires = await conn.fetchval(
+            made = await conn.fetchrow(
                 q("insert_member_invitation"),
                 auth.hash_secret(code),
                 production_id,
@@ -69,17 +75,59 @@ class InvitationController(Controller):
                 "member.invited",
                 principal.actor,
                 None,
-                {"role": data.role, "email": data.email, "expires_at": expires},
+                {
+                    "invitation_id": made["id"],
+                    "role": data.role,
+                    "email": data.email,
+                    "expires_at": made["expires_at"],
+                },
             )
         base = str(request.base_url).rstrip("/")
         return InvitationOut(
+            id=made["id"],
             code=code,
-            expires_at=expires,
+            expires_at=made["expires_at"],
             production_id=production_id,
             role=data.role,
             email=data.email,
             invite_url=f"{base}/#invite={code}",
         )
+
+    @get("/", operation_id="listInvitations")
+    async def open_ones(
+        self, production_id: UUID, principal: Principal, conn: asyncpg.Connection
+    ) -> list[OpenInvitationOut]:
+        """The invitations that can still be redeemed (studio admin), without codes."""
+        principal.require(production_id, Perm.ADMIN)
+        rows = await conn.fetch(q("open_member_invitations"), production_id)
+        return [OpenInvitationOut(**dict(r)) for r in rows]
+
+    @post("/{invitation_id:uuid}/withdraw", operation_id="withdrawInvitation", status_code=204)
+    async def withdraw(
+        self,
+        production_id: UUID,
+        invitation_id: UUID,
+        principal: Principal,
+        conn: asyncpg.Connection,
+    ) -> None:
+        """Withdraw an invitation not yet used (studio admin): sent to the wrong e-mail,
+        or no longer wanted. Its code then joins nobody."""
+        principal.require(production_id, Perm.ADMIN)
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                q("withdraw_member_invitation"), production_id, invitation_id, principal.user_id
+            )
+            if row is None:
+                raise NotFoundException("No open invitation of this production has this id.")
+            await refuse_if_archived(conn, production_id)
+            await append(
+                conn,
+                production_id,
+                "member.invitation_withdrawn",
+                principal.actor,
+                None,
+                {"invitation_id": row["id"], "role": row["role"], "email": row["email"]},
+            )
 
 
 class AcceptInvitationController(Controller):

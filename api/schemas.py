@@ -91,6 +91,7 @@ class InvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class InvitationOut(_Out, frozen=True, kw_only=True):
+    id: UUID
     #: Shown once: the holder of the account redeems it, signed in (acceptInvitation).
     code: str
     expires_at: datetime
@@ -99,6 +100,17 @@ class InvitationOut(_Out, frozen=True, kw_only=True):
     email: str
     #: A link that opens the app on the invitation.
     invite_url: str
+
+
+class OpenInvitationOut(_Out, frozen=True, kw_only=True):
+    """An invitation that can still be redeemed (its code is never shown again)."""
+
+    id: UUID
+    role: str
+    email: str
+    created_at: datetime
+    expires_at: datetime
+    created_by: str
 
 
 class AcceptInvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -121,12 +121,27 @@ WHERE lower(u.email) = lower($1) AND p.id = $2
 -- account with e-mail $6.
 INSERT INTO member_invitations (code_hash, production_id, role, created_by, expires_at, email)
 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)
-RETURNING expires_at;
+RETURNING id, expires_at;
 
 -- name: claim_member_invitation
 -- Use an invitation once, by account $2 with e-mail $3: only an unused, unexpired code
 -- made for that e-mail is claimed (any other is as unknown).
 UPDATE member_invitations SET used_at = now(), used_by = $2
-WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+WHERE code_hash = $1 AND used_at IS NULL AND withdrawn_at IS NULL AND expires_at > now()
   AND lower(email) = lower($3)
 RETURNING production_id, role;
+
+-- name: open_member_invitations
+-- The invitations of production $1 that can still be redeemed, newest first.
+SELECT i.id, i.role, i.email, i.created_at, i.expires_at, u.email AS created_by
+FROM member_invitations i JOIN users u ON u.id = i.created_by
+WHERE i.production_id = $1 AND i.used_at IS NULL AND i.withdrawn_at IS NULL
+  AND i.expires_at > now()
+ORDER BY i.created_at DESC;
+
+-- name: withdraw_member_invitation
+-- Withdraw invitation $2 of production $1 by account $3; no row when it is not an open
+-- invitation of that production (used, withdrawn already, or another's).
+UPDATE member_invitations SET withdrawn_at = now(), withdrawn_by = $3
+WHERE id = $2 AND production_id = $1 AND used_at IS NULL AND withdrawn_at IS NULL
+RETURNING id, role, email;

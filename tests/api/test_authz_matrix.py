@@ -336,6 +336,17 @@ async def _accept_invitation(ctx: Ctx, caller: str) -> Req:
     return Req("/api/v1/invitations/accept", {"json": {"code": r.json()["code"]}})
 
 
+async def _withdraw_invitation(ctx: Ctx, caller: str) -> Req:
+    r = await ctx.client.post(
+        f"/api/v1/productions/{ctx.p}/invitations",
+        json={"role": "scanner", "email": f"withdrawn-{secrets.token_hex(4)}@elsewhere.test"},
+        headers=ctx.h("studio_admin"),
+    )
+    assert r.status_code == 201, r.text
+    ctx.secrets.add(r.json()["id"])
+    return Req(f"/api/v1/productions/{ctx.p}/invitations/{r.json()['id']}/withdraw")
+
+
 async def _remove_member(ctx: Ctx, caller: str) -> Req:
     email, user_id = await ctx.account()
     r = await ctx.client.post(
@@ -475,6 +486,18 @@ MATRIX: dict[str, Op] = {
         "/api/v1/productions/{production_id}/invitations",
         "401 201 403 403 403 403 403 404 404 404 404",
         _on_p("/invitations", json={"role": "scanner", "email": "invited@elsewhere.test"}),
+    ),
+    "listInvitations": Op(
+        "GET",
+        "/api/v1/productions/{production_id}/invitations",
+        "401 200 403 403 403 403 403 404 404 404 404",
+        _on_p("/invitations"),
+    ),
+    "withdrawInvitation": Op(
+        "POST",
+        "/api/v1/productions/{production_id}/invitations/{invitation_id}/withdraw",
+        "401 204 403 403 403 403 403 404 404 404 404",
+        _withdraw_invitation,
     ),
     # A phone is no account: it cannot join anything.
     "acceptInvitation": Op(

@@ -211,3 +211,51 @@ async def test_invitation_bodies_are_checked(
         f"/api/v1/productions/{w.production_id}/invitations", json=body, headers=w.h("studio_admin")
     )
     assert r.status_code == 400, r.text
+
+
+async def test_an_open_invitation_is_listed_without_its_code_and_can_be_withdrawn(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    """Sent to the wrong address, say: the admin sees it open and withdraws it, and its
+    code then joins nobody, not even the account it names."""
+    pid = await new_production(client, w, "Withdrawn")
+    inv = await _invite(client, w, pid, "prop_master", "q_prop_master")
+    r = await client.get(f"/api/v1/productions/{pid}/invitations", headers=w.h("studio_admin"))
+    assert r.status_code == 200, r.text
+    (listed,) = r.json()
+    assert listed["id"] == inv["id"] and listed["email"] == _email(w, "q_prop_master")
+    assert listed["role"] == "prop_master" and "code" not in listed
+    assert inv["code"] not in r.text
+
+    url = f"/api/v1/productions/{pid}/invitations/{inv['id']}/withdraw"
+    r = await client.post(url, headers=w.h("studio_admin"))
+    assert r.status_code == 204, r.text
+    r = await client.get(f"/api/v1/productions/{pid}/invitations", headers=w.h("studio_admin"))
+    assert r.json() == []
+    r = await _accept(client, w.h("q_prop_master"), inv["code"])
+    assert r.status_code == 404, r.text
+    r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_prop_master"))
+    assert r.status_code == 404
+    withdrawn = await db.fetchval(
+        "SELECT body FROM events WHERE chain_id = $1::uuid"
+        " AND kind = 'member.invitation_withdrawn'",
+        pid,
+    )
+    assert inv["id"] in withdrawn and inv["code"] not in withdrawn
+    # Once only; and a used invitation cannot be withdrawn (its member is removed instead).
+    r = await client.post(url, headers=w.h("studio_admin"))
+    assert r.status_code == 404, r.text
+    used = await _invite(client, w, pid, "scanner", "q_scanner")
+    assert (await _accept(client, w.h("q_scanner"), used["code"])).status_code == 200
+    r = await client.post(
+        f"/api/v1/productions/{pid}/invitations/{used['id']}/withdraw",
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 404, r.text
+    # Another production's invitation id is not found through this one.
+    other = await _invite(client, w, pid, "auditor", "q_prop_master")
+    r = await client.post(
+        f"/api/v1/productions/{w.production_id}/invitations/{other['id']}/withdraw",
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 404, r.text
