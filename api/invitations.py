@@ -52,8 +52,9 @@ class InvitationController(Controller):
     ) -> InvitationOut:
         """A one-time code for the account with ``email`` to join the production with
         ``role``, redeemed signed in to that account (studio admin). Shown once; stored as
-        a hash. Whether the e-mail has an account is not said: an invitation for none
-        simply expires unused."""
+        a hash. Whether the e-mail has an account is not said. E-mails are not verified
+        here: for an e-mail with no account yet, whoever makes that account (a studio
+        admin can) and holds the link can redeem it; withdraw what is not wanted."""
         principal.require(production_id, Perm.ADMIN)
         assert principal.user_id is not None  # devices never hold ADMIN
         code = auth.new_secret("pci")

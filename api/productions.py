@@ -16,9 +16,9 @@ from api.auth import Perm, Principal
 from api.events import append
 from api.inspections import check_policy
 from api.schemas import (
-    Email,
     MemberIn,
     MemberOut,
+    NewEmail,
     NewPassword,
     ProductionCreate,
     ProductionOut,
@@ -181,7 +181,7 @@ class ProductionController(Controller):
 
 
 class AccountCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
-    email: Email
+    email: NewEmail
     password: NewPassword
     display_name: Short = ""
     studio_role: Literal["studio_admin", "studio_auditor"] | None = None

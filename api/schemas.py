@@ -26,6 +26,7 @@ __all__ = [
     "MeOut",
     "MemberIn",
     "MemberOut",
+    "NewEmail",
     "PhotoOut",
     "ProductionCreate",
     "ProductionOut",
@@ -44,6 +45,18 @@ Long = Annotated[str, Meta(max_length=5000, pattern=_NO_NUL)]
 Mark = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NO_NUL)]
 Email = Annotated[
     str, Meta(min_length=3, max_length=254, pattern=r"^[^\s@\x00]+@[^\s@\x00]+\.[^\s@\x00]+$")
+]
+#: An e-mail that names a new account or an invitation: printable ASCII only, so that no
+#: invisible or look-alike character (a zero-width space, a full-width @) makes a second
+#: "alice@x.test", and nothing after the end (Python's $ also matches before a final
+#: newline, which the lookahead refuses). Looking an account up takes any Email.
+NewEmail = Annotated[
+    str,
+    Meta(
+        min_length=3,
+        max_length=254,
+        pattern=r"^[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+$(?!\n)",
+    ),
 ]
 Password = Annotated[str, Meta(min_length=1, max_length=1024, pattern=_NO_NUL)]
 NewPassword = Annotated[str, Meta(min_length=10, max_length=1024, pattern=_NO_NUL)]
@@ -87,7 +100,7 @@ class EnrollmentCodeOut(_Out, frozen=True, kw_only=True):
 class InvitationIn(_In, frozen=True, kw_only=True, forbid_unknown_fields=True):
     role: Literal["prop_master", "scanner", "auditor"]
     #: The e-mail of the account it is for: only that account can redeem it.
-    email: Email
+    email: NewEmail
 
 
 class InvitationOut(_Out, frozen=True, kw_only=True):

@@ -141,7 +141,8 @@ ORDER BY i.created_at DESC;
 
 -- name: withdraw_member_invitation
 -- Withdraw invitation $2 of production $1 by account $3; no row when it is not an open
--- invitation of that production (used, withdrawn already, or another's).
+-- invitation of that production (used, withdrawn or expired already, or another's).
 UPDATE member_invitations SET withdrawn_at = now(), withdrawn_by = $3
 WHERE id = $2 AND production_id = $1 AND used_at IS NULL AND withdrawn_at IS NULL
+  AND expires_at > now()
 RETURNING id, role, email;

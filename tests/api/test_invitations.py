@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -200,6 +201,10 @@ async def test_an_archived_production_takes_no_one(
         {"role": "scanner", "email": "a@b.test", "extra": 1},
         {"role": "scanner"},
         {"role": "scanner", "email": "not an e-mail"},
+        # Nothing after the end, nothing invisible, no look-alike @: no second "alice".
+        {"role": "scanner", "email": "alice@x.test\n"},
+        {"role": "scanner", "email": "ali\u200bce@x.test"},
+        {"role": "scanner", "email": "alice\uff20x.test"},
         {"role": "scan\u0000ner", "email": "a@b.test"},
         {},
     ],
@@ -256,6 +261,37 @@ async def test_an_open_invitation_is_listed_without_its_code_and_can_be_withdraw
     other = await _invite(client, w, pid, "auditor", "q_prop_master")
     r = await client.post(
         f"/api/v1/productions/{w.production_id}/invitations/{other['id']}/withdraw",
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 404, r.text
+
+
+async def test_an_invitation_is_redeemed_whatever_the_case_of_the_e_mail(
+    client: AsyncTestClient[Any], w: World
+) -> None:
+    """E-mails name accounts without regard to case (the accounts' unique index)."""
+    pid = await new_production(client, w, "Case")
+    r = await client.post(
+        f"/api/v1/productions/{pid}/invitations",
+        json={"role": "auditor", "email": _email(w, "q_scanner").upper()},
+        headers=w.h("studio_admin"),
+    )
+    assert r.status_code == 201, r.text
+    r = await _accept(client, w.h("q_scanner"), r.json()["code"])
+    assert r.status_code == 200, r.text
+
+
+async def test_an_expired_invitation_is_not_withdrawn(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, w: World
+) -> None:
+    pid = await new_production(client, w, "Lapsed")
+    inv = await _invite(client, w, pid, "scanner", "q_scanner")
+    await db.execute(
+        "UPDATE member_invitations SET expires_at = now() - interval '1 second' WHERE id = $1",
+        uuid.UUID(inv["id"]),
+    )
+    r = await client.post(
+        f"/api/v1/productions/{pid}/invitations/{inv['id']}/withdraw",
         headers=w.h("studio_admin"),
     )
     assert r.status_code == 404, r.text
