@@ -132,9 +132,12 @@ WHERE code_hash = $1 AND used_at IS NULL AND withdrawn_at IS NULL AND expires_at
 RETURNING production_id, role;
 
 -- name: open_member_invitations
--- The invitations of production $1 that can still be redeemed, newest first.
+-- The invitations of production $1 that can still be redeemed, newest first (none once
+-- the production is archived: an archived production takes no one).
 SELECT i.id, i.role, i.email, i.created_at, i.expires_at, u.email AS created_by
-FROM member_invitations i JOIN users u ON u.id = i.created_by
+FROM member_invitations i
+JOIN users u ON u.id = i.created_by
+JOIN productions p ON p.id = i.production_id AND p.status = 'active'
 WHERE i.production_id = $1 AND i.used_at IS NULL AND i.withdrawn_at IS NULL
   AND i.expires_at > now()
 ORDER BY i.created_at DESC;

@@ -177,6 +177,9 @@ async def test_an_archived_production_takes_no_one(
     inv = await _invite(client, w, pid, "scanner", "q_scanner")
     r = await client.post(f"/api/v1/productions/{pid}/archive", headers=w.h("studio_admin"))
     assert r.status_code == 200, r.text
+    # None is listed as open any more: none can be redeemed.
+    r = await client.get(f"/api/v1/productions/{pid}/invitations", headers=w.h("studio_admin"))
+    assert r.status_code == 200 and r.json() == []
     r = await _accept(client, w.h("q_scanner"), inv["code"])
     assert r.status_code == 400, r.text
     r = await client.get(f"/api/v1/productions/{pid}", headers=w.h("q_scanner"))
