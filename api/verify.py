@@ -377,14 +377,15 @@ class VerifyController(Controller):
             except codes.CodeError as exc:
                 scan_problem = exc.problem.value
 
-        if body.client_id is not None and (photo is not None or body.offline is not None):
-            # A resend is answered before the work only where the work is worth skipping:
-            # a photo's decode, and an offline replay (the outbox resends until it hears
-            # back). An online scan by code goes straight to its decision and record:
+        if body.client_id is not None and body.offline is not None:
+            # An offline replay is answered before the work (the outbox resends until it
+            # hears back, and the answer is the server verdict recorded with it). An
+            # online scan, by code or photo, goes straight to its decision and record:
             # the recording statement stores nothing for a client_id already stored (ON
-            # CONFLICT), and the stored scan answers then (below). Looking first cost
-            # every phone's verify a query and a pooled connection: ~90 us of the
-            # server's CPU and ~85 us of PostgreSQL's (propcheck bench verify).
+            # CONFLICT; a photo's row rolls back with it), and the stored scan answers
+            # then (below), with what holds now. Looking first cost every phone's verify
+            # a query and a pooled connection: ~90 us of the server's CPU and ~85 us of
+            # PostgreSQL's (propcheck bench verify).
             replay = await (await db.get()).fetchrow(q("verification_by_client_id"), body.client_id)
             if replay is not None:
                 return await self._resent(await db.get(), replay, body, text, principal)
@@ -608,8 +609,8 @@ class VerifyController(Controller):
         An offline scan's replay gets its stored answer however late it comes: the phone
         decided then, and needs only the id it was stored under.
 
-        ``now`` is the verdict the resend was decided on just now (an online scan by code
-        is decided before its record finds the stored one): a stored CLEARED that would
+        ``now`` is the verdict the resend was decided on just now (an online scan, by code
+        or photo, is decided before its record finds the stored one): a stored CLEARED that would
         be STOP now (quarantined, its inspection lapsed since) is answered STOP, with
         now's reasons. The stored CLEARED stays the record of then."""
         principal.require(row["production_id"], Perm.VERIFY)

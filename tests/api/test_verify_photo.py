@@ -58,6 +58,42 @@ async def test_photo_of_a_tag_verifies_like_its_code(
     assert row["purpose"] == "verification"  # the photo is kept as evidence
 
 
+async def test_a_photo_scan_resent_after_a_quarantine_is_stop(
+    client: AsyncTestClient[Any], world: World, db: Any
+) -> None:
+    """Sent again under its client_id (the answer lost), a photo scan is decided again:
+    the item quarantined since, the answer is STOP; nothing more is stored, the photo's
+    second row included."""
+    item = await ready_item(client, world)
+    photo = tag_photo(codes.format_code(item["tag"]["code"]))
+    cid = str(uuid.uuid4())
+    first = await verify_photo(client, world, photo, client_id=cid)
+    assert first.status_code == 200 and first.json()["verdict"] == "CLEARED", first.text
+    counts = (
+        "SELECT (SELECT count(*) FROM verifications WHERE item_id = $1::uuid),"
+        " (SELECT count(*) FROM photos WHERE item_id = $1::uuid)"
+    )
+    before = tuple(await db.fetchrow(counts, item["id"]))
+    again = await verify_photo(client, world, photo, client_id=cid)
+    assert again.status_code == 200, again.text
+    assert again.json()["verification_id"] == first.json()["verification_id"]
+    assert again.json()["verdict"] == "CLEARED"  # nothing changed: the stored answer
+    assert tuple(await db.fetchrow(counts, item["id"])) == before
+    r = await client.post(
+        f"/api/v1/items/{item['id']}/inspections",
+        json={"kind": "periodic", "result": "fail"},
+        headers=world.h("prop_master"),
+    )
+    assert r.status_code == 201, r.text
+    before = tuple(await db.fetchrow(counts, item["id"]))
+    late = await verify_photo(client, world, photo, client_id=cid)
+    assert late.status_code == 200, late.text
+    assert late.json()["verdict"] == "STOP"
+    assert "quarantined" in reason_codes(late.json())
+    assert late.json()["verification_id"] == first.json()["verification_id"]
+    assert tuple(await db.fetchrow(counts, item["id"])) == before
+
+
 async def test_photo_without_code_is_stop_with_advice(
     client: AsyncTestClient[Any], world: World
 ) -> None:
