@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from api.serving import SERVERS  # a few names, no imports of its own worth deferring
+
 __all__ = ["main"]
 
 
@@ -265,7 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     bv.add_argument("--workers", type=int, help="workers per server (default 1)")
     bv.add_argument(
         "--server",
-        choices=["uvicorn", "granian"],
+        choices=SERVERS,
         help="ASGI server of both apps (default uvicorn, what propcheck serve runs)",
     )
     bv.add_argument("--rounds", type=int, help="alternating floor/verify rounds (default 2)")

@@ -20,6 +20,7 @@ from api import abuse, auth
 from api.archive import refuse_if_archived
 from api.auth import Perm, Principal
 from api.events import append
+from api.productions import record_membership
 from api.schemas import (
     AcceptInvitationIn,
     InvitationIn,
@@ -169,22 +170,14 @@ class AcceptInvitationController(Controller):
             # A code minted just before the production was archived joins nobody to it
             # (the refusal rolls the claim back with everything else).
             await refuse_if_archived(conn, production_id)
-            previous = await conn.fetchval(
-                q("upsert_production_member"), production_id, principal.user_id, row["role"]
-            )
-            await append(
+            previous = await record_membership(
                 conn,
                 production_id,
-                "member.added" if previous is None else "member.role_changed",
                 principal.actor,
                 principal.user_id,
-                {
-                    "user_id": principal.user_id,
-                    "email": principal.email,
-                    "role": row["role"],
-                    "previous": previous,
-                    "invitation": True,
-                },
+                principal.email,
+                row["role"],
+                invitation=True,
             )
         auth.forget_all()
         return MembershipOut(production_id=production_id, role=row["role"], previous_role=previous)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -28,7 +28,33 @@ from api.sql import q
 from api.state import AUTHED
 from verifier.rules import Policy
 
-__all__ = ["ProductionController", "StudioController", "production_out"]
+__all__ = ["ProductionController", "StudioController", "production_out", "record_membership"]
+
+
+async def record_membership(
+    conn: asyncpg.Connection,
+    production_id: UUID,
+    actor: str,
+    user_id: UUID,
+    email: str | None,
+    role: str,
+    **extra: Any,
+) -> str | None:
+    """Make ``user_id`` a member with ``role`` (or change its role) and chain it:
+    member.added, or member.role_changed with the role it replaced. Returns that role
+    (None: a new member). Inside the caller's transaction."""
+    previous: str | None = await conn.fetchval(
+        q("upsert_production_member"), production_id, user_id, role
+    )
+    await append(
+        conn,
+        production_id,
+        "member.added" if previous is None else "member.role_changed",
+        actor,
+        user_id,
+        {"user_id": user_id, "email": email, "role": role, "previous": previous, **extra},
+    )
+    return previous
 
 
 def production_out(row: asyncpg.Record) -> ProductionOut:
@@ -144,16 +170,8 @@ class ProductionController(Controller):
                     "No account of this studio has this e-mail: create one (createAccount), "
                     "or send its holder an invitation (createInvitation)."
                 )
-            prev = await conn.fetchval(
-                q("upsert_production_member"), production_id, user_id, data.role
-            )
-            await append(
-                conn,
-                production_id,
-                "member.added" if prev is None else "member.role_changed",
-                principal.actor,
-                user_id,
-                {"user_id": user_id, "email": data.email, "role": data.role, "previous": prev},
+            await record_membership(
+                conn, production_id, principal.actor, user_id, data.email, data.role
             )
             rows = await conn.fetch(q("production_members"), production_id)
         auth.forget_all()

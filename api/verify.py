@@ -621,26 +621,20 @@ class VerifyController(Controller):
                 problem = "That scan is too old to be sent again: scan the item again."
         if problem is not None:
             raise HTTPException(status_code=409, detail=problem)
-        if row["verdict"] == "CLEARED" and not row["offline"] and now and now.verdict == "STOP":
-            return _json(
-                VerifyOut(
-                    verdict="STOP",
-                    reasons=list(now.reasons),
-                    item=None,
-                    verification_id=row["id"],
-                    needs_confirmation=False,
-                    verified_at=row["created_at"],
-                )
-            )
-        return await self._replayed(conn, row)
+        return await self._replayed(conn, row, now=now)
 
     @staticmethod
-    async def _replayed(conn: asyncpg.Connection, row: asyncpg.Record) -> ASGIApp:
-        """The answer to a verification sent again: its stored verdict; for an offline
+    async def _replayed(
+        conn: asyncpg.Connection, row: asyncpg.Record, *, now: rules.Verdict | None = None
+    ) -> ASGIApp:
+        """The answer to a verification sent again: its stored verdict, or ``now`` when
+        that is STOP and the stored one an online CLEARED (see _resent); for an offline
         row, which holds the verdict the phone showed (anyone can claim one), the
         server's own verdict recorded with it, whatever the resend says about being
         offline, and STOP if that cannot be read."""
-        if not row["offline"]:
+        if not row["offline"] and row["verdict"] == "CLEARED" and now and now.verdict == "STOP":
+            answer = now
+        elif not row["offline"]:
             answer = rules.Verdict(
                 verdict=row["verdict"],
                 reasons=tuple(

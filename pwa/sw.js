@@ -12,7 +12,7 @@
 import { Outbox } from "./js/outbox.js";
 import { Session } from "./js/session.js";
 
-const CACHE_VERSION = "v18";
+const CACHE_VERSION = "v19";
 const PREFIX = "propcheck-shell-";
 const SHELL_CACHE = `${PREFIX}${CACHE_VERSION}`;
 const MEDIA_CACHE = "propcheck-media";

@@ -43,6 +43,14 @@ async def _invite(
     return body
 
 
+async def _expire(db: asyncpg.Connection, invitation: dict[str, Any]) -> None:
+    """Let ``invitation`` run out (a second ago)."""
+    await db.execute(
+        "UPDATE member_invitations SET expires_at = now() - interval '1 second' WHERE id = $1",
+        uuid.UUID(invitation["id"]),
+    )
+
+
 async def _accept(client: AsyncTestClient[Any], headers: dict[str, str], code: str) -> Any:
     return await client.post("/api/v1/invitations/accept", json={"code": code}, headers=headers)
 
@@ -136,11 +144,7 @@ async def test_expired_or_forged_codes_join_nobody(
 ) -> None:
     pid = await new_production(client, w, "Expired")
     inv = await _invite(client, w, pid, "auditor", "q_prop_master")
-    await db.execute(
-        "UPDATE member_invitations SET expires_at = now() - interval '1 second'"
-        " WHERE code_hash = $1",
-        hash_secret(inv["code"]),
-    )
+    await _expire(db, inv)
     before = await _chain_length(db, pid)
     for code in (inv["code"], inv["code"][:-1] + "x", "pci_" + "A" * 43):
         r = await _accept(client, w.h("q_prop_master"), code)
@@ -289,10 +293,7 @@ async def test_an_expired_invitation_is_not_withdrawn(
 ) -> None:
     pid = await new_production(client, w, "Lapsed")
     inv = await _invite(client, w, pid, "scanner", "q_scanner")
-    await db.execute(
-        "UPDATE member_invitations SET expires_at = now() - interval '1 second' WHERE id = $1",
-        uuid.UUID(inv["id"]),
-    )
+    await _expire(db, inv)
     r = await client.post(
         f"/api/v1/productions/{pid}/invitations/{inv['id']}/withdraw",
         headers=w.h("studio_admin"),

@@ -3,13 +3,11 @@
 // account that redeems it, so the app keeps the code across the sign-in.
 
 import { h, field, notice, errorText } from "./dom.js";
+import { linkedCode } from "./join-view.js";
 
 /** The invitation code in a pasted text: a link "...#invite=<code>" or the bare code. */
 export function inviteCode(text) {
-  const t = String(text).trim();
-  const m = /[#&?]invite=([A-Za-z0-9_-]{8,100})/.exec(t);
-  if (m) return m[1];
-  return /^pci_[A-Za-z0-9_-]{8,100}$/.test(t) ? t : null;
+  return linkedCode(text, "invite", "pci");
 }
 
 export class InviteView {

@@ -4,12 +4,20 @@
 import { h, field, notice, errorText } from "./dom.js";
 import { Scanner } from "../scanner.js";
 
+/**
+ * The one-time code in a scanned or pasted text: a link "...#<key>=<code>" or the bare
+ * code with its prefix ("pce" enrollment, "pci" invitation), else null.
+ */
+export function linkedCode(text, key, prefix) {
+  const t = String(text).trim();
+  const m = new RegExp(`[#&?]${key}=([A-Za-z0-9_-]{8,100})`).exec(t);
+  if (m) return m[1];
+  return new RegExp(`^${prefix}_[A-Za-z0-9_-]{8,100}$`).test(t) ? t : null;
+}
+
 /** The enrollment code in a scanned text: a link "...#enroll=<code>" or the bare code. */
 export function enrollCode(text) {
-  const t = String(text).trim();
-  const m = /[#&?]enroll=([A-Za-z0-9_-]{8,100})/.exec(t);
-  if (m) return m[1];
-  return /^pce_[A-Za-z0-9_-]{8,100}$/.test(t) ? t : null;
+  return linkedCode(text, "enroll", "pce");
 }
 
 export class JoinView {
