@@ -20,6 +20,22 @@ from verifier import rules
 
 __all__ = ["FactsRow", "evaluate", "facts_in", "load_facts"]
 
+#: Decoded policies by their stored JSON: a production's policy is the same text on
+#: every scan, and decoding it into its Struct was a tenth of the rules' part of a
+#: verify. Policies are frozen, so one decoded value is safely shared.
+_policies: dict[str, rules.Policy] = {}
+_POLICIES_MAX = 1_000
+
+
+def _policy(raw: str) -> rules.Policy:
+    policy = _policies.get(raw)
+    if policy is None:
+        policy = msgspec.json.decode(raw, type=rules.Policy)
+        if len(_policies) >= _POLICIES_MAX:
+            _policies.clear()
+        _policies[raw] = policy
+    return policy
+
 
 class FactsRow(msgspec.Struct, kw_only=True):
     """The facts query's row for a code, or None fields when the code is unknown."""
@@ -80,7 +96,7 @@ def evaluate(
     archived = False
     now = datetime.now(UTC)
     if source is not None:
-        policy = msgspec.json.decode(source["policy"], type=rules.Policy)
+        policy = _policy(source["policy"])
         archived = source["production_status"] != "active"
         now = source["db_now"]
         if facts_row.now is not None and source is row:
@@ -100,7 +116,8 @@ def evaluate(
             checked_out_to=row["checked_out_to"],
             last_returned_at=row["last_returned_at"],
         )
-        handoffs = msgspec.json.decode(row["recent_handoffs"], type=list[dict[str, Any]])
+        raw = row["recent_handoffs"]
+        handoffs = [] if raw == "[]" else msgspec.json.decode(raw, type=list[dict[str, Any]])
         recent = tuple(
             rules.RecentHandoff(device=h["device"], to=h["to"], at=datetime.fromisoformat(h["at"]))
             for h in handoffs

@@ -12,7 +12,7 @@ import pytest
 from api.audit_io import verify_database
 from api.connections import LazyConnection
 from api.events import canonical
-from api.recorder import record_verification
+from api.recorder import DEPTH, record_verification
 from tests.conftest import World, record_as_request
 
 pytestmark = pytest.mark.asyncio
@@ -125,32 +125,59 @@ async def _stored(db: asyncpg.Connection, calls: list[Any]) -> set[uuid.UUID]:
 async def _queued_behind_a_held_chain(
     app_pool: asyncpg.Pool, db: asyncpg.Connection, production: str, n: int
 ) -> tuple[list[Any], list[asyncio.Task[Any]]]:
-    """n verifications of one production: the first is writing, blocked on the chain
-    head (which ``db`` holds locked in an open transaction), the others queued behind it."""
+    """n verifications of one production: the first DEPTH are being written, blocked on
+    the chain head (which ``db`` holds locked in an open transaction), the first by its
+    own request, the next by a writer; the others are queued behind them."""
     await db.execute("BEGIN")
     await db.execute(
         "SELECT seq FROM chain_heads WHERE chain_id = $1 FOR UPDATE", uuid.UUID(production)
     )
     calls = [_args(production) for _ in range(n)]
-    lead = asyncio.create_task(record_as_request(app_pool, *calls[0]))
-    await asyncio.sleep(0.2)  # its statement now waits for the chain head's lock
-    rest = [asyncio.create_task(record_as_request(app_pool, *c)) for c in calls[1:]]
+    sent = []
+    for call in calls[:DEPTH]:
+        sent.append(asyncio.create_task(record_as_request(app_pool, *call)))
+        await asyncio.sleep(0.2)  # its statement now waits for the chain head's lock
+    rest = [asyncio.create_task(record_as_request(app_pool, *c)) for c in calls[DEPTH:]]
     await asyncio.sleep(0.05)
-    return calls, [lead, *rest]
+    return calls, [*sent, *rest]
 
 
 async def test_a_request_cancelled_while_it_waits_is_not_stored_and_the_rest_are(
     app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
 ) -> None:
     calls, tasks = await _queued_behind_a_held_chain(app_pool, db, world.production_id, 5)
-    tasks[2].cancel()  # the phone gave up while its row waited for the next write
+    waiting = DEPTH + 1  # the second of the rows not sent yet
+    tasks[waiting].cancel()  # the phone gave up while its row waited for the next write
     await db.execute("ROLLBACK")
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
-    assert isinstance(results[2], asyncio.CancelledError)
-    assert all(isinstance(r, asyncpg.Record) for i, r in enumerate(results) if i != 2), results
+    assert isinstance(results[waiting], asyncio.CancelledError)
+    assert all(isinstance(r, asyncpg.Record) for i, r in enumerate(results) if i != waiting), (
+        results
+    )
     stored = await _stored(db, calls)
-    assert calls[2][0][0] not in stored
+    assert calls[waiting][0][0] not in stored
     assert len(stored) == 4
+
+
+async def test_the_next_write_waits_for_the_chain_inside_the_database(
+    app_pool: asyncpg.Pool, world: World, db: asyncpg.Connection
+) -> None:
+    # While one write of a production holds (here: waits for) the chain head, the rows
+    # that arrive meanwhile are already sent, to take the lock the moment it is free,
+    # and are chained after it.
+    calls, tasks = await _queued_behind_a_held_chain(app_pool, db, world.production_id, 3)
+    blocked = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%propcheck_record_verifications%' AND datname = current_database()"
+    )
+    await db.execute("ROLLBACK")
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert blocked == DEPTH >= 2
+    assert len(await _stored(db, calls)) == len(results) == 3
+    seqs = sorted(r["seq"] for r in results)
+    assert seqs == list(range(seqs[0], seqs[0] + 3))  # one chain, no gap, no fork
+    (chain,) = await verify_database(db, uuid.UUID(world.production_id))
+    assert chain.report.ok, chain.report.problem
 
 
 async def test_the_rows_queued_behind_a_cancelled_write_are_stored_by_the_writer(
@@ -218,9 +245,10 @@ async def test_a_writer_cancelled_before_it_starts_fails_its_waiters(
     loop = asyncio.get_running_loop()
     waiting = [recorder._Entry(*_args(world.production_id), (None, None), loop.create_future())]
     chain.pending.extend(waiting)
+    chain.leading = False
     recorder._start_writer(chains, production, chain, lazily(app_pool, 2.0))
-    assert chain.writer is not None
-    chain.writer.cancel()
+    (writer,) = chain.writers
+    writer.cancel()
     with pytest.raises(RuntimeError, match="writer stopped"):
         await asyncio.wait_for(waiting[0].future, 2)
     assert production not in chains  # the next verify of this production writes itself
