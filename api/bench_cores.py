@@ -1,5 +1,5 @@
-"""Where ``propcheck bench verify``'s processes run: the server with cores nobody else
-uses, or everything on every core.
+"""Where ``propcheck bench verify``'s processes run: the server on a core of its own, or
+everything on every core.
 
 The benchmark runs the server, PostgreSQL and its own load generator on one machine;
 on two cores they take turns on both. Deployed, the API process shares its cores with
@@ -8,20 +8,24 @@ penalises the product more than the floor, for a reason that is not the product'
 a verify makes PostgreSQL work (its durable, chained record), and on shared cores that
 work preempts the server's event loop, the one thread every request of a worker needs
 (measured with /proc/<pid>/schedstat: the loop waited for a core 10 to 13% of the time
-under verify load, under 2% under the floor's). With the server's cores kept free of
-the others, that wait is gone. The benchmark measures both placements in alternating
-rounds of the same run and reports both; the targets are judged on the deployed one.
+under verify load, under 2% under the floor's). The benchmark measures both placements
+in alternating rounds of the same run and reports both; the targets are judged on the
+deployed one (OWN).
 
-Only PostgreSQL's processes (the postmaster first: the backends it forks later inherit
-its cores) and the load generator's thread are confined, to the cores the server's
-workers do not need; the server itself is left free, so that its photo-decoding
-threads may use any core. Linux only (sched_setaffinity); elsewhere, or with fewer
-cores than workers + 1, everything shares.
+OWN: PostgreSQL's processes (the postmaster first: the backends it forks later inherit
+its cores) and the load generator's thread are confined to the cores the server's
+workers do not need. During the measured rounds the servers' threads are pinned to the
+others, so that the scheduler cannot put an event loop beside PostgreSQL; in the photo
+and mix phases they are left free (a photo is decoded in threads of the server's own,
+which need a core too). Linux only (sched_setaffinity); elsewhere, with fewer cores than
+workers + 1, or without the right to move PostgreSQL's processes (another user's, with
+no CAP_SYS_NICE), everything shares, and the report says so.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from contextlib import suppress
 
 __all__ = ["OWN", "SHARED", "Cores"]
@@ -31,44 +35,80 @@ OWN = "own cores"
 #: Server, PostgreSQL and load generator on every core.
 SHARED = "shared cores"
 
+_AFFINITY = hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity")
+
 
 class Cores:
-    """Moves PostgreSQL (when it runs here) and this thread between placements."""
+    """Moves PostgreSQL (when it runs here), the servers and this thread between
+    placements."""
 
     def __init__(self, pg_pid: int | None, *, server_cores: int) -> None:
         self.pg_pid = pg_pid
-        self.all = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.all = sorted(os.sched_getaffinity(0)) if _AFFINITY else []
+        self.mine = self.all[:server_cores]
         #: What PostgreSQL and the load generator get when the server has its own cores.
         self.spare = self.all[server_cores:]
+        self.why_shared = ""
+        if not _AFFINITY:
+            self.why_shared = "this system cannot place processes on cores"
+        elif not self.spare:
+            self.why_shared = f"{len(self.all)} core(s): none to spare beside the server's"
+        elif pg_pid is not None:
+            try:  # the same cores again: only whether we may move PostgreSQL at all
+                os.sched_setaffinity(pg_pid, os.sched_getaffinity(pg_pid))
+            except PermissionError:
+                self.why_shared = "PostgreSQL's processes may not be moved by this user"
 
     @property
     def placements(self) -> list[str]:
         """The placements this machine allows, the deployed one first."""
-        return [OWN, SHARED] if self.spare and hasattr(os, "sched_setaffinity") else [SHARED]
+        return [SHARED] if self.why_shared else [OWN, SHARED]
 
     def describe(self, placement: str) -> str:
         """What ``placement`` means here, for the report."""
         if placement == SHARED:
-            return f"server, PostgreSQL and load generator on all {len(self.all)} cores"
+            why = f"; {self.why_shared}" if self.why_shared else ""
+            return f"server, PostgreSQL and load generator on every core ({os.cpu_count()}){why}"
         others = "PostgreSQL and the load generator" if self.pg_pid else "the load generator"
-        mine = [c for c in self.all if c not in self.spare]
         return (
-            f"{others} confined to core(s) {','.join(map(str, self.spare))}, "
-            f"core(s) {','.join(map(str, mine))} left to the server"
+            f"{others} confined to core(s) {_cpus(self.spare)}, core(s) {_cpus(self.mine)} "
+            "the server's alone"
         )
 
-    def apply(self, placement: str) -> None:
-        """Confine PostgreSQL and this thread to the spare cores (OWN), or free them."""
-        if not hasattr(os, "sched_setaffinity") or not self.all:
+    def apply(self, placement: str, servers: Iterable[int] = (), *, pin: bool = False) -> None:
+        """Take ``placement``: under OWN, PostgreSQL and this thread on the spare cores
+        and each of ``servers`` (pids, with their worker processes) pinned to its cores
+        when ``pin``, else free; under SHARED, all of them on every core."""
+        if not _AFFINITY or not self.all:
             return
-        cpus = set(self.spare if placement == OWN else self.all)
-        os.sched_setaffinity(0, cpus)  # this thread: the load generator's event loop
-        if self.pg_pid is None:
-            return
-        import psutil
+        own = placement == OWN and not self.why_shared
+        everything = set(self.all)
+        others = set(self.spare) if own else everything
+        os.sched_setaffinity(0, others)  # this thread: the load generator's event loop
+        for pid in servers:
+            _place_tree(pid, set(self.mine) if own and pin else everything, threads=True)
+        if self.pg_pid is not None:
+            _place_tree(self.pg_pid, others, threads=False)
 
-        with suppress(psutil.NoSuchProcess):
-            root = psutil.Process(self.pg_pid)
-            for proc in [root, *root.children(recursive=True)]:
-                with suppress(psutil.NoSuchProcess, ProcessLookupError):
-                    os.sched_setaffinity(proc.pid, cpus)
+
+def _cpus(cores: list[int]) -> str:
+    return ",".join(map(str, cores))
+
+
+def _place_tree(pid: int, cpus: set[int], *, threads: bool) -> None:
+    """Put process ``pid`` and its descendants (every thread of each, with ``threads``)
+    on ``cpus``; the root first, so that a child it forks meanwhile inherits them."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        os.sched_setaffinity(pid, cpus)
+        procs = [root, *root.children(recursive=True)]
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        return
+    for proc in procs:
+        with suppress(psutil.NoSuchProcess, ProcessLookupError):
+            ids = [t.id for t in proc.threads()] if threads else [proc.pid]
+            for tid in ids:
+                with suppress(ProcessLookupError):
+                    os.sched_setaffinity(tid, cpus)

@@ -43,7 +43,7 @@ import asyncpg
 import msgspec
 
 from api import serving
-from api.bench_cores import Cores
+from api.bench_cores import SHARED, Cores
 from api.bench_http import LoadResult, drive, json_request, multipart_request, wait_healthy
 from api.bench_seed import Seeded, seed_production
 from api.sql import q
@@ -349,7 +349,7 @@ class Options(msgspec.Struct, kw_only=True, frozen=True):
     items: int = 10_000
     workers: int = 1
     server: serving.Server = "uvicorn"
-    rounds: int = 2
+    rounds: int = 8
     photo_clients: int = 4
     chain_seconds: float = 3.0
     warmup_seconds: float = 3.0
@@ -434,9 +434,15 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
     floor = start_server(
         "api.bench_floor:create_app", dsn, var, workers=opts.workers, server=opts.server
     )
+    cores = Cores(pg_pid, server_cores=opts.workers)
     try:
         await product.ready()
         await floor.ready()
+        # Every phase but the store-only one runs as deployed (api/bench_cores.py); the
+        # measured rounds alternate the two placements.
+        placements = cores.placements
+        servers = (product.proc.pid, floor.proc.pid)
+        cores.apply(placements[0], servers, pin=True)
         verify_reqs = _requests(seeded, "/api/v1/verify", tokens)
         verify_req = _at_random(verify_reqs)
         floor_req = _at_random(_requests(seeded, "/floor", tokens))
@@ -458,8 +464,6 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         await drive(HOST, floor.port, floor_req, clients=opts.clients, duration=opts.warmup_seconds)
 
         meter = _CpuMeter(pg_pid)
-        cores = Cores(pg_pid, server_cores=opts.workers)
-        placements = cores.placements
         rounds: dict[str, dict[str, list[LoadResult]]] = {
             p: {"floor": [], "verify": []} for p in placements
         }
@@ -467,7 +471,7 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         part = opts.duration / opts.rounds
         for _ in range(opts.rounds):
             for placement in placements:
-                cores.apply(placement)
+                cores.apply(placement, servers, pin=True)
                 for name, server, req in (
                     ("floor", floor, floor_req),
                     ("verify", product, verify_req),
@@ -481,8 +485,9 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
                         cpu[name] = [
                             t + (b - a) for t, a, b in zip(cpu[name], before, after, strict=True)
                         ]
-        # The phases below run as deployed, and the targets are judged on it.
-        cores.apply(placements[0])
+        # The phases below run as deployed, and the targets are judged on it; the
+        # servers' threads are free again (a photo is decoded in threads of its own).
+        cores.apply(placements[0], servers, pin=False)
         f, v = (_merge(rounds[placements[0]][name]) for name in ("floor", "verify"))
         for placement in placements:
             verified_2xx += sum(r.ok for r in rounds[placement]["verify"])
@@ -507,7 +512,10 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
                 "(reported, not the targets' placement)"
             )
 
-        # Photo phase: code verifies alongside 4 clients sending 12 MP photos.
+        # Photo phase: code verifies alongside 4 clients sending 12 MP photos. This
+        # phase and the mix last half the rounds' time each (rounds are short, so that
+        # the machine's own slow spells fall on both servers alike).
+        phase_s = opts.duration / 2
         photo = bench_photo(seeded.codes[0])
         photo_req = multipart_request(
             "/api/v1/verify",
@@ -515,9 +523,9 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             host=HOST,
             token=tokens[0],
         )
-        codes_task = drive(HOST, product.port, verify_req, clients=opts.clients, duration=part)
+        codes_task = drive(HOST, product.port, verify_req, clients=opts.clients, duration=phase_s)
         photos_task = drive(
-            HOST, product.port, lambda: photo_req, clients=opts.photo_clients, duration=part
+            HOST, product.port, lambda: photo_req, clients=opts.photo_clients, duration=phase_s
         )
         busy, photos = await asyncio.gather(codes_task, photos_task)
         verified_2xx += busy.ok + photos.ok
@@ -558,14 +566,14 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
                 product.port,
                 _with_handoffs(verify_reqs, handoff_reqs, 20),
                 clients=opts.clients - 1,
-                duration=part,
+                duration=phase_s,
             ),
             drive(
                 HOST,
                 product.port,
                 _at_random(inspection_reqs),
                 clients=1,
-                duration=part,
+                duration=phase_s,
                 pace_s=_INSPECTION_PACE_S,
             ),
         )
@@ -581,6 +589,7 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         # The servers' pools would count against max_connections (2 workers: 80).
         product.stop()
         floor.stop()
+        cores.apply(SHARED)  # PostgreSQL's capacity: every core, as before placements
         one, grouped, many = await _chain_lock_cost(
             dsn, seeded.studio_id, clients=opts.clients, duration=opts.chain_seconds
         )
@@ -621,6 +630,7 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         say(f"ratio: {ratio:.2f}")
         return 0 if ok else 1
     finally:
+        cores.apply(SHARED)  # PostgreSQL may outlive the run (--keep, DATABASE_URL)
         product.stop()
         floor.stop()
 
@@ -674,7 +684,8 @@ def main(opts: Options) -> int:
     database_url = os.environ.get("DATABASE_URL", "").strip()
     print(
         f"propcheck bench verify: {opts.items:,} items, {opts.clients} clients, "
-        f"{opts.duration:g} s per server in {opts.rounds} alternating rounds, {opts.server} "
+        f"{opts.duration:g} s per server and placement in {opts.rounds} alternating rounds, "
+        f"{opts.server} "
         f"{opts.workers} worker(s), {os.cpu_count()} cores for the server, the load generator "
         "and PostgreSQL",
         flush=True,

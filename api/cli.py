@@ -270,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=SERVERS,
         help="ASGI server of both apps (default uvicorn, what propcheck serve runs)",
     )
-    bv.add_argument("--rounds", type=int, help="alternating floor/verify rounds (default 2)")
+    bv.add_argument("--rounds", type=int, help="alternating floor/verify rounds (default 8)")
     bv.add_argument("--data-dir", type=Path, help="embedded database home (default var/bench)")
     bv.add_argument("--keep", action="store_true", help="leave the embedded database running")
     ba = bench_sub.add_parser("audit", help=cmd_bench_audit.__doc__)

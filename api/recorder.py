@@ -222,6 +222,7 @@ async def _drain(
     me = asyncio.current_task()
     assert me is not None
     batch: list[_Entry] = []
+    left = False
     try:
         async with source as db:
             while True:
@@ -233,6 +234,7 @@ async def _drain(
                     # Left before the connection is given back (an await): a row
                     # queued from now on starts a writer of its own.
                     _leave(chains, chain_id, chain, me)
+                    left = True
                     return
                 try:
                     results = await _write(await db.get(), batch)
@@ -251,6 +253,12 @@ async def _drain(
                 batch = []
                 await db.spare()
     except BaseException as exc:
+        if left:
+            # Giving the connection back failed after this writer had left: the rows
+            # waiting now are another writer's, and their write is not this one's.
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
         # Unreachable database (everything waiting answers 503 now, rather than waiting
         # out the timeout again batch by batch), or the loop shutting down.
         failure = exc if isinstance(exc, Exception) else RuntimeError("writer stopped")

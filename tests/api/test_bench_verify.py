@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 
@@ -46,9 +47,12 @@ def test_bench_verify_runs_and_every_verification_is_recorded(
     assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
     # Both placements are measured in the same run; the targets' one is printed first.
     placements = [line for line in lines if line.startswith("placement: ")]
-    assert placements[0].startswith("placement: own cores ("), out
-    assert placements[1].startswith("placement: shared cores ("), out
-    assert any(line.startswith("  shared cores: throughput ratio ") for line in lines), out
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert placements[0].startswith("placement: own cores ("), out
+        assert placements[1].startswith("placement: shared cores ("), out
+        assert any(line.startswith("  shared cores: throughput ratio ") for line in lines), out
+    else:
+        assert [p.split(" (")[0] for p in placements] == ["placement: shared cores"], out
     assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
     assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
     (targets,) = [line for line in lines if line.startswith("targets: ")]

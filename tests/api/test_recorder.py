@@ -136,10 +136,26 @@ async def _queued_behind_a_held_chain(
     sent = []
     for call in calls[:DEPTH]:
         sent.append(asyncio.create_task(record_as_request(app_pool, *call)))
-        await asyncio.sleep(0.2)  # its statement now waits for the chain head's lock
+        # Its statement now reaches the database and waits for the chain head's lock.
+        for _ in range(500):
+            if await _waiting_for_the_chain(db) >= len(sent):
+                break
+            await asyncio.sleep(0.02)
     rest = [asyncio.create_task(record_as_request(app_pool, *c)) for c in calls[DEPTH:]]
     await asyncio.sleep(0.05)
     return calls, [*sent, *rest]
+
+
+async def _waiting_for_the_chain(db: asyncpg.Connection) -> int:
+    """Recording statements of this database waiting for a lock (the chain head's)."""
+    # Activity is read once per transaction unless its snapshot is dropped (``db`` is
+    # holding the chain head in one).
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    n: int = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%propcheck_record_verifications%' AND datname = current_database()"
+    )
+    return n
 
 
 async def test_a_request_cancelled_while_it_waits_is_not_stored_and_the_rest_are(
@@ -166,10 +182,7 @@ async def test_the_next_write_waits_for_the_chain_inside_the_database(
     # that arrive meanwhile are already sent, to take the lock the moment it is free,
     # and are chained after it.
     calls, tasks = await _queued_behind_a_held_chain(app_pool, db, world.production_id, 3)
-    blocked = await db.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND query LIKE '%propcheck_record_verifications%' AND datname = current_database()"
-    )
+    blocked = await _waiting_for_the_chain(db)
     await db.execute("ROLLBACK")
     results = await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert blocked == DEPTH >= 2
@@ -252,6 +265,39 @@ async def test_a_writer_cancelled_before_it_starts_fails_its_waiters(
     with pytest.raises(RuntimeError, match="writer stopped"):
         await asyncio.wait_for(waiting[0].future, 2)
     assert production not in chains  # the next verify of this production writes itself
+
+
+async def test_a_writer_that_left_fails_none_of_the_rows_queued_after_it(
+    app_pool: asyncpg.Pool, world: World
+) -> None:
+    # A writer finds nothing waiting and leaves; giving its connection back then fails
+    # (the database went away). A row queued meanwhile belongs to the write still in
+    # progress (here: the leading request's), which starts a writer for it: this one's
+    # failure is not that row's.
+    from contextlib import asynccontextmanager
+
+    from api import recorder
+
+    production = uuid.UUID(world.production_id)
+    loop = asyncio.get_running_loop()
+    chains = recorder._chains.setdefault(loop, {})
+    chain = chains[production] = recorder._Chain()  # its leader still writing
+    queued = recorder._Entry(*_args(world.production_id), (None, None), loop.create_future())
+
+    @asynccontextmanager
+    async def failing_release() -> Any:
+        yield LazyConnection(app_pool, 2.0)
+        chain.pending.append(queued)  # queued after the writer left
+        raise ConnectionResetError("the database went away")
+
+    try:
+        recorder._start_writer(chains, production, chain, failing_release())
+        (writer,) = chain.writers
+        await asyncio.wait_for(writer, 2)
+        assert not queued.future.done()  # not failed by a writer that had left
+        assert chain.pending == [queued] and chains[production] is chain
+    finally:
+        chains.pop(production, None)
 
 
 @pytest.mark.parametrize("purpose", ["check", "checkout"])
