@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import uuid
 from typing import Any
 
@@ -167,3 +169,20 @@ async def test_both_tags_side_by_side_are_read(pair: tuple[str, str]) -> None:
 
     found = {d.text for d in decode_image(tag_photo(*pair, angle=0)) if codes.is_valid(d.text)}
     assert {codes.parse(t) for t in found} == set(pair)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+async def test_photos_are_read_on_time_no_code_scan_wants(client: AsyncTestClient[Any]) -> None:
+    # The threads that decode photos run under SCHED_IDLE (api/app.py), so that a busy
+    # server answers scanned codes first and reads photos in the time left over.
+    from api.state import services
+    from api.uploads import run_image_job
+
+    def how_scheduled() -> tuple[int, int]:
+        return os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    svc = services(client.app.state)
+    policy, nice = await run_image_job(svc, how_scheduled)
+    assert policy == os.SCHED_IDLE
+    assert nice == 10
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the event loop's thread is not
