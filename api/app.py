@@ -142,7 +142,12 @@ def _lower_priority() -> None:
     scanning codes flat out beside 4 photo clients got 2,153 and 2,518 scans/s (p99 38.8
     and 28.8 ms); with SCHED_IDLE, 3,046 and 2,947 (p99 22.6 and 24.0 ms), while each
     photo took about a quarter longer (p50 1.64-1.70 s against 1.28-1.33 s). On an idle
-    machine a photo is as fast as before: idle time is all theirs.
+    machine a photo is as fast as before: idle time is all theirs. Every image job runs
+    here: item photos as well as verify photos.
+
+    An image thread holding the GIL when it is preempted holds up the event loop, as it
+    did at nice 10; the loop then sleeps, and the core it leaves idle is one such a
+    thread may take. Not measured: several workers saturating every core.
     """
     with suppress(AttributeError, OSError):  # not Linux, or not allowed: as it is
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

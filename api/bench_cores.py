@@ -14,12 +14,13 @@ deployed one (OWN).
 
 OWN: PostgreSQL's processes (the postmaster first: the backends it forks later inherit
 its cores) and the load generator's thread are confined to the cores the server's
-workers do not need. During the measured rounds the servers' threads are pinned to the
-others, so that the scheduler cannot put an event loop beside PostgreSQL; in the photo
-and mix phases they are left free (a photo is decoded in threads of the server's own,
-which need a core too). Linux only (sched_setaffinity); elsewhere, with fewer cores than
-workers + 1, or without the right to move PostgreSQL's processes (another user's, with
-no CAP_SYS_NICE), everything shares, and the report says so.
+workers do not need. During the cold pass, the warm-ups and the measured rounds the
+servers' threads are pinned to the others, so that the scheduler cannot put an event
+loop beside PostgreSQL; in the photo and mix phases they are left free (a photo is
+decoded in threads of the server's own, which need a core too). Linux only
+(sched_setaffinity); elsewhere, with fewer cores than workers + 1, or without the right
+to move PostgreSQL's processes (another user's, with no CAP_SYS_NICE), everything
+shares, and the report says so.
 """
 
 from __future__ import annotations
@@ -68,11 +69,17 @@ class Cores:
         """What ``placement`` means here, for the report."""
         if placement == SHARED:
             why = f"; {self.why_shared}" if self.why_shared else ""
-            return f"server, PostgreSQL and load generator on every core ({os.cpu_count()}){why}"
-        others = "PostgreSQL and the load generator" if self.pg_pid else "the load generator"
+            cores = len(self.all) or os.cpu_count()
+            return f"server, PostgreSQL and load generator on every core ({cores}){why}"
+        if self.pg_pid is None:
+            return (
+                f"the load generator confined to core(s) {_cpus(self.spare)}, the servers "
+                f"pinned to core(s) {_cpus(self.mine)}; DATABASE_URL's PostgreSQL is not "
+                "placed (on this machine, it shares every core)"
+            )
         return (
-            f"{others} confined to core(s) {_cpus(self.spare)}, core(s) {_cpus(self.mine)} "
-            "the server's alone"
+            f"PostgreSQL and the load generator confined to core(s) {_cpus(self.spare)}, "
+            f"core(s) {_cpus(self.mine)} the servers' alone"
         )
 
     def apply(self, placement: str, servers: Iterable[int] = (), *, pin: bool = False) -> None:

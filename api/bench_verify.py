@@ -438,8 +438,8 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
     try:
         await product.ready()
         await floor.ready()
-        # Every phase but the store-only one runs as deployed (api/bench_cores.py); the
-        # measured rounds alternate the two placements.
+        # The cold pass and warm-ups run on the targets' placement (api/bench_cores.py);
+        # the measured rounds alternate both placements.
         placements = cores.placements
         servers = (product.proc.pid, floor.proc.pid)
         cores.apply(placements[0], servers, pin=True)
@@ -485,8 +485,8 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
                         cpu[name] = [
                             t + (b - a) for t, a, b in zip(cpu[name], before, after, strict=True)
                         ]
-        # The phases below run as deployed, and the targets are judged on it; the
-        # servers' threads are free again (a photo is decoded in threads of its own).
+        # The phases below run on the targets' placement, with the servers' threads free
+        # again (a photo is decoded in threads of its own).
         cores.apply(placements[0], servers, pin=False)
         f, v = (_merge(rounds[placements[0]][name]) for name in ("floor", "verify"))
         for placement in placements:
@@ -513,9 +513,11 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             )
 
         # Photo phase: code verifies alongside 4 clients sending 12 MP photos. This
-        # phase and the mix last half the rounds' time each (rounds are short, so that
-        # the machine's own slow spells fall on both servers alike).
+        # phase and the mix each last half of --duration, as one server's rounds did
+        # before they were cut short and alternated by placement.
         phase_s = opts.duration / 2
+        if placements[0] != SHARED:
+            say(f"photo and mix phases: {placements[0]}, the servers' threads free")
         photo = bench_photo(seeded.codes[0])
         photo_req = multipart_request(
             "/api/v1/verify",

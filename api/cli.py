@@ -261,7 +261,11 @@ def _parser() -> argparse.ArgumentParser:
     bd.add_argument("dirs", nargs="+", help="folders with a truth.tsv")
     bv = bench_sub.add_parser("verify", help=cmd_bench_verify.__doc__)
     bv.set_defaults(fn=cmd_bench_verify)
-    bv.add_argument("--duration", type=float, help="seconds of load per server (default 20)")
+    bv.add_argument(
+        "--duration",
+        type=float,
+        help="seconds of load per server and placement (default 20; photo and mix: half)",
+    )
     bv.add_argument("--clients", type=int, help="concurrent clients (default 32)")
     bv.add_argument("--items", type=int, help="tagged, inspected items to seed (default 10000)")
     bv.add_argument("--workers", type=int, help="workers per server (default 1)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 
@@ -46,13 +45,16 @@ def test_bench_verify_runs_and_every_verification_is_recorded(
     assert int(inspections.split()[1].replace(",", "")) > 0, inspections
     assert any(line.startswith("verify (POST /api/v1/verify): ") for line in lines), out
     # Both placements are measured in the same run; the targets' one is printed first.
-    placements = [line for line in lines if line.startswith("placement: ")]
-    if len(os.sched_getaffinity(0)) >= 2:
-        assert placements[0].startswith("placement: own cores ("), out
-        assert placements[1].startswith("placement: shared cores ("), out
+    # (Shared cores alone where the machine cannot place them: api/bench_cores.py says
+    # why, and tests/api/test_bench_cores.py covers the placements themselves.)
+    names = [line.split(" (")[0] for line in lines if line.startswith("placement: ")]
+    assert names in (
+        ["placement: own cores", "placement: shared cores"],
+        ["placement: shared cores"],
+    ), out
+    if len(names) == 2:
         assert any(line.startswith("  shared cores: throughput ratio ") for line in lines), out
-    else:
-        assert [p.split(" (")[0] for p in placements] == ["placement: shared cores"], out
+        assert "photo and mix phases: own cores, the servers' threads free" in lines, out
     assert any("(all recorded); chain of" in line and " verifies " in line for line in lines), out
     assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0, out
     (targets,) = [line for line in lines if line.startswith("targets: ")]
