@@ -28,8 +28,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from contextlib import suppress
+from typing import Any
 
-__all__ = ["OWN", "SHARED", "Cores"]
+__all__ = ["OWN", "SHARED", "Cores", "process_tree"]
 
 #: The server's cores are its own: PostgreSQL and the load generator use the others.
 OWN = "own cores"
@@ -102,18 +103,27 @@ def _cpus(cores: list[int]) -> str:
     return ",".join(map(str, cores))
 
 
+def process_tree(pid: int) -> list[Any]:
+    """Process ``pid`` and its descendants (psutil.Process), none once it has exited."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _place_tree(pid: int, cpus: set[int], *, threads: bool) -> None:
     """Put process ``pid`` and its descendants (every thread of each, with ``threads``)
     on ``cpus``; the root first, so that a child it forks meanwhile inherits them."""
     import psutil
 
     try:
-        root = psutil.Process(pid)
         os.sched_setaffinity(pid, cpus)
-        procs = [root, *root.children(recursive=True)]
-    except (psutil.NoSuchProcess, ProcessLookupError):
+    except ProcessLookupError:
         return
-    for proc in procs:
+    for proc in process_tree(pid):
         with suppress(psutil.NoSuchProcess, ProcessLookupError):
             ids = [t.id for t in proc.threads()] if threads else [proc.pid]
             for tid in ids:

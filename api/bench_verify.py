@@ -43,7 +43,7 @@ import asyncpg
 import msgspec
 
 from api import serving
-from api.bench_cores import SHARED, Cores
+from api.bench_cores import SHARED, Cores, process_tree
 from api.bench_http import LoadResult, drive, json_request, multipart_request, wait_healthy
 from api.bench_seed import Seeded, seed_production
 from api.sql import q
@@ -369,13 +369,8 @@ class _CpuMeter:
             return 0.0
         import psutil
 
-        try:
-            root = psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0.0
         total = 0.0
-        for proc in procs:
+        for proc in process_tree(pid):
             try:
                 t = proc.cpu_times()
                 total += t.user + t.system
@@ -507,8 +502,8 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             say(sf.line("  floor "))
             say(sv.line("  verify"))
             say(
-                f"  {placement}: throughput ratio {sv.rate / sf.rate if sf.rate else 0.0:.3f}, "
-                f"p99 {sv.p(99) / sf.p(99) if sf.p(99) else float('inf'):.2f}x floor "
+                f"  {placement}: throughput ratio {_of_floor(sv, sf):.3f}, "
+                f"p99 {_p99_of_floor(sv, sf):.2f}x floor "
                 "(reported, not the targets' placement)"
             )
 
@@ -605,11 +600,8 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         )
         ok = ok and inspections.ok == inspections.answered
 
-        def of_floor(r: LoadResult) -> float:
-            return r.rate / f.rate if f.rate else 0.0
-
-        ratio = of_floor(v)
-        p99_factor = v.p(99) / f.p(99) if f.p(99) else float("inf")
+        ratio = _of_floor(v, f)
+        p99_factor = _p99_of_floor(v, f)
 
         def verdict(met: bool) -> str:
             return "met" if met else "NOT met"
@@ -622,11 +614,11 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
             f"record {verdict(ok)}"
         )
         say(
-            f"cold pass (each tag's first scan): {of_floor(cold):.3f} "
+            f"cold pass (each tag's first scan): {_of_floor(cold, f):.3f} "
             "of the floor's throughput (not a target: the start of a day)"
         )
         say(
-            f"mix (1 in 20 a hand-off scan, inspections beside): {of_floor(mix):.3f} "
+            f"mix (1 in 20 a hand-off scan, inspections beside): {_of_floor(mix, f):.3f} "
             "of the floor's throughput (not a target: writes between scans, as on a set)"
         )
         say(f"ratio: {ratio:.2f}")
@@ -635,6 +627,16 @@ async def _run(opts: Options, server_dsn: str, pg_pid: int | None) -> int:
         cores.apply(SHARED)  # PostgreSQL may outlive the run (--keep, DATABASE_URL)
         product.stop()
         floor.stop()
+
+
+def _of_floor(r: LoadResult, floor: LoadResult) -> float:
+    """``r``'s throughput as a share of the floor's."""
+    return r.rate / floor.rate if floor.rate else 0.0
+
+
+def _p99_of_floor(r: LoadResult, floor: LoadResult) -> float:
+    """``r``'s p99 latency as a multiple of the floor's."""
+    return r.p(99) / floor.p(99) if floor.p(99) else float("inf")
 
 
 async def _check_record(

@@ -169,8 +169,8 @@ async def record_verification(
         chain.leading = False
         if chain.room():
             _start_writer(chains, chain_id, chain, db.another())
-        elif chain.idle() and chains.get(chain_id) is chain:
-            del chains[chain_id]
+        else:
+            _forget_if_idle(chains, chain_id, chain)
     if isinstance(row, BaseException):
         raise row
     return row
@@ -202,6 +202,10 @@ def _leave(
 ) -> None:
     """A writer ends: the production is idle once nothing else writes or waits."""
     chain.writers.discard(task)
+    _forget_if_idle(chains, chain_id, chain)
+
+
+def _forget_if_idle(chains: dict[UUID, _Chain], chain_id: UUID, chain: _Chain) -> None:
     if chain.idle() and chains.get(chain_id) is chain:
         del chains[chain_id]  # the next verify writes itself
 

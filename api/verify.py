@@ -22,7 +22,14 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 from msgspec import Meta
 
 from api import abuse, clock
@@ -115,12 +122,20 @@ class _Answer:
         raw = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         for name, value in (headers or {}).items():
             raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-        self._start = {"type": "http.response.start", "status": status, "headers": raw}
-        self._body = {"type": "http.response.body", "body": body, "more_body": False}
+        self._start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": raw,
+        }
+        self._body: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": body,
+            "more_body": False,
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(self._start)  # type: ignore[arg-type]
-        await send(self._body)  # type: ignore[arg-type]
+        await send(self._start)
+        await send(self._body)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> ASGIApp:
